@@ -143,6 +143,7 @@ class Escalation:
     prediction: Mapping[str, Any]
     decision: Mapping[str, Any]
     text: str = ""
+    id: int | None = None  # the store's key (``ack``/``resolve``/``show`` take it); None before it is stored
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

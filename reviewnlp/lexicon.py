@@ -1,0 +1,81 @@
+"""Curated zh + en risk lexicons with negation handling.
+
+Lexicon files live in ``resources/lexicons/<name>.txt`` (one phrase per line, ``#`` comments).
+A hit counts only when no negator closely precedes it: "没有过敏" and "no allergic reaction"
+are *negated* hits, reported separately so a model can weigh them.
+
+>>> hits, negated = scan("吃完拉肚子，但没有过敏")
+>>> hits["safety"], negated["safety"]
+(('拉肚子',), ('过敏',))
+>>> find_hits("this is not fake at all")["fraud"]
+()
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+LEXICONS: tuple[str, ...] = ("safety", "legal", "media", "fraud", "privacy", "escalation")
+
+_ZH_NEG = ("没有", "没", "不", "无", "未", "并未", "从未", "并没有", "不是", "不会", "别")
+_EN_NEG = re.compile(r"\b(?:no|not|never|without|nor|n't|none|zero)\b(?:\s+\w+){0,2}\s*$")
+_ZH_NEG_RE = re.compile("(?:" + "|".join(sorted(_ZH_NEG, key=len, reverse=True)) + r")[\u4e00-\u9fff]{0,2}$")
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> dict[str, re.Pattern[str]]:
+    pats = {}
+    for name in LEXICONS:
+        text = (resources.files("reviewnlp") / "resources" / "lexicons" / f"{name}.txt").read_text(encoding="utf-8")
+        terms = [t.strip().lower() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+        parts = []
+        for t in sorted(set(terms), key=len, reverse=True):
+            esc = re.escape(t)
+            parts.append(rf"(?<![a-z0-9]){esc}(?![a-z0-9])" if re.fullmatch(r"[a-z0-9 '\-]+", t) else esc)
+        pats[name] = re.compile("|".join(parts))
+    return pats
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - 24):start]
+    if start and "\u4e00" <= text[start] <= "\u9fff" or (before and "\u4e00" <= before[-1:] <= "\u9fff"):
+        return bool(_ZH_NEG_RE.search(before[-5:]))
+    return bool(_EN_NEG.search(before))
+
+
+def scan(text: str) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Return ``(hits, negated)``: matched phrases per lexicon, split by negation.
+
+    ``text`` should be normalized (lower-case Latin, simplified Chinese).
+    """
+    hits: dict[str, tuple[str, ...]] = {}
+    neg: dict[str, tuple[str, ...]] = {}
+    for name, pat in _patterns().items():
+        h, n = [], []
+        for m in pat.finditer(text):
+            (n if _negated(text, m.start()) else h).append(m.group())
+        hits[name] = tuple(h)
+        neg[name] = tuple(n)
+    return hits, neg
+
+
+def find_hits(text: str) -> dict[str, tuple[str, ...]]:
+    """Non-negated lexicon hits per lexicon name.
+
+    >>> find_hits("电池冒烟了，我要打12315")["legal"]
+    ('12315',)
+    """
+    return scan(text)[0]
+
+
+N_FEATURES = 2 * len(LEXICONS)
+FEATURE_NAMES: tuple[str, ...] = tuple(f"lex:{n}" for n in LEXICONS) + tuple(f"lex_neg:{n}" for n in LEXICONS)
+
+
+def lexicon_vector(text: str) -> np.ndarray:
+    """Indicator features: one per lexicon hit and one per negated hit (length :data:`N_FEATURES`)."""
+    hits, neg = scan(text)
+    return np.array([1.0 if hits[n] else 0.0 for n in LEXICONS] + [1.0 if neg[n] else 0.0 for n in LEXICONS])

@@ -1,0 +1,363 @@
+"""The review model: causes, ordinal severity and risk flags over one shared feature space.
+
+Thirteen calibrated binary linear heads share :class:`~reviewnlp.features.TextFeatures`:
+
+- 4 cause heads, ``P(cause)``;
+- 4 cumulative severity heads, ``P(severity > k)`` for k = none, low, medium, high
+  (ordinal regression in the Frank & Hall style; class probabilities are differences of the
+  monotone cumulative curve);
+- 5 flag heads, ``P(flag)``, whose features include the negation-aware lexicon indicators.
+
+Per-label thresholds are tuned on the dev split (:func:`reviewnlp.train.tune_thresholds`).
+
+:class:`ReviewModel` is what users get from :func:`reviewnlp.load`. ``classify`` uses the
+compiled lean scorer (:mod:`reviewnlp.lean`) by default; ``engine="sklearn"`` runs the
+scikit-learn pipeline instead, with the same probabilities.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .errors import InputError
+from .features import TextFeatures
+from .labels import CAUSES, FLAGS, SEVERITIES
+from .lexicon import scan
+from .normalize import normalize
+from .segment import detect_language
+from .types import Explanation, Prediction
+
+logger = logging.getLogger(__name__)
+
+SEVERITY_HEADS: tuple[str, ...] = tuple(f"severity>{s}" for s in SEVERITIES[:-1])
+HEADS: tuple[str, ...] = tuple(f"cause:{c}" for c in CAUSES) + SEVERITY_HEADS + tuple(f"flag:{f}" for f in FLAGS)
+N_HEADS = len(HEADS)
+_CAUSE_SLICE = slice(0, 4)
+_SEV_SLICE = slice(4, 8)
+_FLAG_SLICE = slice(8, 13)
+
+DEFAULT_MAX_CHARS = 20000
+
+
+def label_matrix(records: Iterable[Mapping[str, Any]]) -> np.ndarray:
+    """Turn gold records (``causes``, ``severity``, ``flags``) into the 13-column target matrix.
+
+    >>> label_matrix([{"causes": ["logistics"], "severity": "high", "flags": ["fraud"]}]).astype(int).tolist()
+    [[0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0]]
+    """
+    rows = []
+    for r in records:
+        sev = SEVERITIES.index(r["severity"])
+        rows.append([float(c in r["causes"]) for c in CAUSES] + [float(sev > k) for k in range(4)]
+                    + [float(f in r["flags"]) for f in FLAGS])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, N_HEADS)
+
+
+class MultiHeadLinear(BaseEstimator, ClassifierMixin):
+    """Independent calibrated logistic-regression heads over one feature matrix.
+
+    Each head ``j`` gives ``P_j = expit(-(a_j * (x . w_j + c_j) + b_j))``: the logistic model's
+    decision value mapped by Platt (sigmoid) calibration fitted on cross-validated predictions.
+    Heads with too few positives fall back to an uncalibrated model, or to the prior.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 regularization strength.
+    class_weight : {"balanced", None}
+        Reweight the rare class of each head.
+    calibration : {"sigmoid", None}
+        Platt calibration of each head (``CalibratedClassifierCV(ensemble=False)``).
+    cv : int
+        Folds of the calibration.
+    solver : str
+        LogisticRegression solver.
+    random_state : int
+    """
+
+    def __init__(self, C=4.0, class_weight="balanced", calibration="sigmoid", cv=3, solver="liblinear",
+                 random_state=0):
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.cv = cv
+        self.solver = solver
+        self.random_state = random_state
+
+    def fit(self, X, Y):
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.ndim != 2:
+            raise ValueError(f"Y must be 2-D (n_samples, n_heads), got shape {Y.shape}")
+        n_features = X.shape[1]
+        self.n_heads_ = Y.shape[1]
+        self.coef_ = np.zeros((n_features, self.n_heads_))
+        self.intercept_ = np.zeros(self.n_heads_)
+        self.calib_a_ = -np.ones(self.n_heads_)
+        self.calib_b_ = np.zeros(self.n_heads_)
+        self.head_kind_ = []
+        self.estimators_ = []
+        for j in range(self.n_heads_):
+            y = Y[:, j].astype(int)
+            pos = int(y.sum())
+            neg = len(y) - pos
+            if pos == 0 or neg == 0:
+                prior = (pos + 0.5) / (len(y) + 1.0)
+                self.intercept_[j] = np.log(prior / (1 - prior))
+                self.head_kind_.append("prior")
+                self.estimators_.append(None)
+                continue
+            lr = LogisticRegression(C=self.C, class_weight=self.class_weight, solver=self.solver,
+                                    max_iter=2000, random_state=self.random_state)
+            if self.calibration and min(pos, neg) >= 2 * self.cv:
+                est = CalibratedClassifierCV(lr, method=self.calibration, cv=self.cv, ensemble=False).fit(X, y)
+                cal = est.calibrated_classifiers_[0]
+                base = cal.estimator
+                self.calib_a_[j] = float(cal.calibrators[0].a_)
+                self.calib_b_[j] = float(cal.calibrators[0].b_)
+                self.head_kind_.append("calibrated")
+            else:
+                est = base = lr.fit(X, y)
+                self.head_kind_.append("logistic")
+            self.coef_[:, j] = base.coef_.ravel()
+            self.intercept_[j] = float(base.intercept_[0])
+            self.estimators_.append(est)
+        return self
+
+    def decision_values(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        return np.asarray(X @ self.coef_) + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of every head, shape ``(n_samples, n_heads)``, via the fitted estimators."""
+        check_is_fitted(self, "estimators_")
+        out = np.empty((X.shape[0], self.n_heads_))
+        for j, est in enumerate(self.estimators_):
+            if est is None:
+                out[:, j] = 1.0 / (1.0 + np.exp(-self.intercept_[j]))
+            else:
+                out[:, j] = est.predict_proba(X)[:, 1]
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+def build_pipeline(**params: Any) -> Pipeline:
+    """The scikit-learn pipeline: ``TextFeatures`` then ``MultiHeadLinear``; params use ``step__name``.
+
+    >>> build_pipeline(heads__C=2.0).get_params()["heads__C"]
+    2.0
+    """
+    pipe = Pipeline([("features", TextFeatures()), ("heads", MultiHeadLinear())])
+    if params:
+        pipe.set_params(**params)
+    return pipe
+
+
+def default_thresholds() -> dict[str, float]:
+    return {h: 0.5 for h in HEADS}
+
+
+def severity_distribution(cum: np.ndarray) -> np.ndarray:
+    """Class probabilities of the five severities from the four cumulative ``P(y > k)``.
+
+    >>> severity_distribution(np.array([0.9, 0.6, 0.7, 0.1])).round(2).tolist()
+    [0.1, 0.3, 0.0, 0.5, 0.1]
+    """
+    c = np.minimum.accumulate(np.clip(cum, 0.0, 1.0))
+    p = np.empty(5)
+    p[0] = 1.0 - c[0]
+    p[1:4] = c[:3] - c[1:4]
+    p[4] = c[3]
+    return p
+
+
+def decide(probs: np.ndarray, thresholds: Mapping[str, float]) -> tuple[tuple[str, ...], str, np.ndarray,
+                                                                        tuple[str, ...], float]:
+    """Turn the 13 head probabilities into labels that obey LABELS.md's constraints.
+
+    - complaint iff ``P(severity > none) >= t``; no complaint means no causes and severity ``none``;
+    - severity = 1 + the number of higher cumulative heads over their thresholds;
+    - a complaint always gets at least one cause (the most probable one);
+    - a flag is set when its head passes its threshold; a flag makes it a complaint.
+
+    Returns ``(causes, severity, severity_probs, flags, confidence)``.
+    """
+    cum = np.minimum.accumulate(np.clip(probs[_SEV_SLICE], 0.0, 1.0))
+    sev_p = severity_distribution(probs[_SEV_SLICE])
+    flags = tuple(f for f, p in zip(FLAGS, probs[_FLAG_SLICE]) if p >= thresholds[f"flag:{f}"])
+    complaint = cum[0] >= thresholds[SEVERITY_HEADS[0]] or bool(flags)
+    if not complaint:
+        return (), "none", sev_p, (), float(sev_p[0])
+    level = 1
+    for k in range(1, 4):
+        if cum[k] >= thresholds[SEVERITY_HEADS[k]]:
+            level = k + 1
+        else:
+            break
+    cause_p = probs[_CAUSE_SLICE]
+    causes = tuple(c for c, p in zip(CAUSES, cause_p) if p >= thresholds[f"cause:{c}"])
+    if not causes:
+        causes = (CAUSES[int(np.argmax(cause_p))],)
+    return causes, SEVERITIES[level], sev_p, flags, float(sev_p[level])
+
+
+class ReviewModel:
+    """A fitted pipeline plus thresholds and metadata; the object :func:`reviewnlp.load` returns.
+
+    It is safe to share between threads: classification only reads the fitted arrays, and the
+    lean scorer is compiled once under a lock.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted ``build_pipeline()``.
+    thresholds : mapping of head name to float
+    metadata : mapping
+        ``metadata.json`` content (version, metrics, ...).
+    max_chars : int
+        Longer texts are rejected with :class:`~reviewnlp.errors.InputError`.
+    """
+
+    def __init__(self, pipeline: Pipeline, thresholds: Mapping[str, float] | None = None,
+                 metadata: Mapping[str, Any] | None = None, max_chars: int = DEFAULT_MAX_CHARS):
+        check_is_fitted(pipeline.named_steps["heads"], "coef_")
+        self.pipeline = pipeline
+        self.thresholds = dict(default_thresholds(), **(thresholds or {}))
+        self.metadata = dict(metadata or {})
+        self.max_chars = max_chars
+        self._lean = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_lean"] = None
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unversioned"))
+
+    @property
+    def lean(self):
+        """The compiled :class:`~reviewnlp.lean.LeanScorer` (built on first use)."""
+        if self._lean is None:
+            with self._lock:
+                if self._lean is None:
+                    from .lean import LeanScorer
+
+                    self._lean = LeanScorer.from_pipeline(self.pipeline)
+        return self._lean
+
+    # -- probabilities -------------------------------------------------------------------------
+    def _check(self, text: Any, field: str = "text") -> str:
+        if not isinstance(text, str):
+            raise InputError(f"{field} must be a string, got {type(text).__name__}", field=field)
+        if not text.strip():
+            raise InputError(f"{field} is empty", field=field)
+        if len(text) > self.max_chars:
+            raise InputError(f"{field} is {len(text)} characters; the limit is {self.max_chars}", field=field)
+        return normalize(text)
+
+    def predict_proba(self, texts: Sequence[str], engine: str = "lean") -> np.ndarray:
+        """Head probabilities for raw texts, shape ``(n, 13)``; columns follow :data:`HEADS`."""
+        norm = [self._check(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        return self._proba_normalized(norm, engine)
+
+    def _proba_normalized(self, norm: Sequence[str], engine: str) -> np.ndarray:
+        if engine == "lean":
+            return self.lean.predict_proba_many(norm)
+        if engine == "sklearn":
+            return self.pipeline.predict_proba(list(norm))
+        raise ValueError(f"engine must be 'lean' or 'sklearn', got {engine!r}")
+
+    # -- records ---------------------------------------------------------------------------------
+    def classify(self, text: str, *, id: str | None = None, engine: str = "lean", explain: bool = True,
+                 **meta: Any) -> Prediction:
+        """Classify one review.
+
+        Parameters
+        ----------
+        text : str
+            The raw review text.
+        id : str, optional
+            The review's id, carried into the prediction.
+        engine : {"lean", "sklearn"}
+        explain : bool
+            Compute the token/lexicon explanation.
+        **meta
+            Anything else (product, date, ...), carried into ``Prediction.meta``.
+        """
+        norm = self._check(text)
+        if engine == "lean":
+            probs, contrib = self.lean.predict_one(norm, explain=explain)
+        else:
+            probs, contrib = self._proba_normalized([norm], engine)[0], None
+        return self._prediction(norm, probs, id, meta, contrib if explain else None, explain)
+
+    def classify_many(self, texts: Sequence[str], *, ids: Sequence[str | None] | None = None,
+                      engine: str = "lean", explain: bool = False,
+                      metas: Sequence[Mapping[str, Any]] | None = None) -> list[Prediction]:
+        """Classify many reviews at once (vectorized); see :meth:`classify`."""
+        norm = [self._check(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        ids = list(ids) if ids is not None else [None] * len(norm)
+        metas = list(metas) if metas is not None else [{}] * len(norm)
+        if explain and engine == "lean":
+            out = []
+            for n, i, m in zip(norm, ids, metas):
+                p, contrib = self.lean.predict_one(n, explain=True)
+                out.append(self._prediction(n, p, i, m, contrib, True))
+            return out
+        probs = self._proba_normalized(norm, engine)
+        return [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
+
+    def _prediction(self, norm: str, probs: np.ndarray, rid, meta, contrib, explain: bool) -> Prediction:
+        causes, severity, sev_p, flags, conf = decide(probs, self.thresholds)
+        explanation = Explanation()
+        if explain:
+            hits = scan(norm)[0]
+            lex = {k: v for k, v in hits.items() if v}
+            tokens = {}
+            if contrib is not None:
+                wanted = ["severity>none"] + [f"cause:{c}" for c in causes] + [f"flag:{f}" for f in flags]
+                tokens = {("complaint" if h == "severity>none" else h): contrib[h] for h in wanted if h in contrib}
+            explanation = Explanation(tokens=tokens, lexicon_hits=lex)
+        return Prediction(
+            review_id=rid,
+            lang=detect_language(norm),
+            causes=causes,
+            cause_scores={c: float(p) for c, p in zip(CAUSES, probs[_CAUSE_SLICE])},
+            severity=severity,
+            severity_scores={s: float(p) for s, p in zip(SEVERITIES, sev_p)},
+            flags=flags,
+            flag_scores={f: float(p) for f, p in zip(FLAGS, probs[_FLAG_SLICE])},
+            confidence=conf,
+            model_version=self.version,
+            explanation=explanation,
+            meta=dict(meta or {}),
+        )
+
+
+def load(path=None, **kwargs: Any) -> ReviewModel:
+    """Load a model directory (artifact + ``metadata.json``); ``None`` means the shipped default.
+
+    The sha256 and library versions are verified *before* anything is unpickled; see
+    :mod:`reviewnlp.persistence`.
+    """
+    from .persistence import load_model
+
+    return load_model(path, **kwargs)

@@ -1,0 +1,1 @@
+"""Statistics and HTML reports of classified reviews."""
