@@ -26,7 +26,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
     params = json.loads(args.params) if args.params else None
-    _, metrics = train(args.data, args.out, params=params, seed=args.seed, version=args.version)
+    _, metrics = train(args.data, args.out, params=params, seed=args.seed, version=args.version,
+                       weak=args.weak, weak_weight=args.weak_weight)
     print(json.dumps({"out": str(args.out), "dev": _headline(metrics["dev"]),
                       "test": _headline(metrics.get("test", {}))}, indent=2))
     return 0
@@ -94,6 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--version", help="model version string (default: derived from data hash and seed)")
     p.add_argument("--params", help='JSON of pipeline params, e.g. \'{"heads__C": 2.0}\'')
+    p.add_argument("--weak", help="weak complaint labels JSONL (complaint head only), e.g. datasets/weak/weak_complaint.jsonl")
+    p.add_argument("--weak-weight", type=float, default=0.3, help="sample weight of weak rows (default 0.3)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a model on a gold JSONL file, with baselines")
@@ -106,17 +109,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", help="files or directories")
     p.set_defaults(func=_cmd_validate)
 
-    try:
-        from .service import cli as service_cli
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("reviewnlp"):
+    import importlib
+
+    for name in ("reviewnlp.service.cli", "reviewnlp.report.cli"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").startswith("reviewnlp"):
+                continue
             raise
-    else:
-        service_cli.register(sub)
-    try:
-        from .report import cli as report_cli
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("reviewnlp"):
-            raise
-    else:
-        report_cli.register(sub)
+        module.register(sub)

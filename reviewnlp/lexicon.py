@@ -31,11 +31,12 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     for name in LEXICONS:
         text = (resources.files("reviewnlp") / "resources" / "lexicons" / f"{name}.txt").read_text(encoding="utf-8")
         terms = [t.strip().lower() for t in text.splitlines() if t.strip() and not t.startswith("#")]
-        parts = []
-        for t in sorted(set(terms), key=len, reverse=True):
-            esc = re.escape(t)
-            parts.append(rf"(?<![a-z0-9]){esc}(?![a-z0-9])" if re.fullmatch(r"[a-z0-9 '\-]+", t) else esc)
-        pats[name] = re.compile("|".join(parts))
+        for key, chosen in ((name, [t.lstrip("!") for t in terms]), (name + "!", [t[1:] for t in terms if t[0] == "!"])):
+            parts = []
+            for t in sorted(set(chosen), key=len, reverse=True):
+                esc = re.escape(t)
+                parts.append(rf"(?<![a-z0-9]){esc}(?![a-z0-9])" if re.fullmatch(r"[a-z0-9 '\-]+", t) else esc)
+            pats[key] = re.compile("|".join(parts)) if parts else re.compile(r"(?!x)x")
     return pats
 
 
@@ -49,11 +50,12 @@ def _negated(text: str, start: int) -> bool:
 def scan(text: str) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Return ``(hits, negated)``: matched phrases per lexicon, split by negation.
 
-    ``text`` should be normalized (lower-case Latin, simplified Chinese).
+    ``text`` should be normalized (lower-case Latin, simplified Chinese). Keys ending in ``!``
+    hold the hits of the lexicon's *strong* cues only.
     """
     hits: dict[str, tuple[str, ...]] = {}
     neg: dict[str, tuple[str, ...]] = {}
-    for name, pat in _patterns().items():
+    for name, pat in _patterns().items():  # noqa: B007
         h, n = [], []
         for m in pat.finditer(text):
             (n if _negated(text, m.start()) else h).append(m.group())
@@ -71,11 +73,24 @@ def find_hits(text: str) -> dict[str, tuple[str, ...]]:
     return scan(text)[0]
 
 
-N_FEATURES = 2 * len(LEXICONS)
-FEATURE_NAMES: tuple[str, ...] = tuple(f"lex:{n}" for n in LEXICONS) + tuple(f"lex_neg:{n}" for n in LEXICONS)
+STRONG: tuple[str, ...] = tuple(n for n in LEXICONS if n != "escalation")
+N_FEATURES = 2 * len(LEXICONS) + len(STRONG)
+FEATURE_NAMES: tuple[str, ...] = (tuple(f"lex:{n}" for n in LEXICONS) + tuple(f"lex_neg:{n}" for n in LEXICONS)
+                                  + tuple(f"lex_strong:{n}" for n in STRONG))
 
 
 def lexicon_vector(text: str) -> np.ndarray:
     """Indicator features: one per lexicon hit and one per negated hit (length :data:`N_FEATURES`)."""
     hits, neg = scan(text)
-    return np.array([1.0 if hits[n] else 0.0 for n in LEXICONS] + [1.0 if neg[n] else 0.0 for n in LEXICONS])
+    return np.array([1.0 if hits[n] else 0.0 for n in LEXICONS] + [1.0 if neg[n] else 0.0 for n in LEXICONS]
+                    + [1.0 if hits[n + "!"] else 0.0 for n in STRONG])
+
+
+def strong_hits(text: str) -> frozenset[str]:
+    """Names of the flags whose strong cues occur, not negated, in normalized ``text``.
+
+    >>> sorted(strong_hits("充电器冒烟了，我要找律师"))
+    ['legal', 'safety']
+    """
+    hits = scan(text)[0]
+    return frozenset(n for n in STRONG if hits[n + "!"])

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import InputError
 from .features import TextFeatures
 from .labels import CAUSES, FLAGS, SEVERITIES
-from .lexicon import scan
+from .lexicon import scan, strong_hits
 from .normalize import normalize
 from .segment import detect_language
 from .types import Explanation, Prediction
@@ -93,8 +93,10 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
         self.solver = solver
         self.random_state = random_state
 
-    def fit(self, X, Y):
+    def fit(self, X, Y, sample_weight=None):
+        """Fit every head; a NaN target means "unknown for this head" and drops the row from that head."""
         Y = np.asarray(Y, dtype=np.float64)
+        sw_all = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if Y.ndim != 2:
             raise ValueError(f"Y must be 2-D (n_samples, n_heads), got shape {Y.shape}")
         n_features = X.shape[1]
@@ -106,7 +108,10 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
         self.head_kind_ = []
         self.estimators_ = []
         for j in range(self.n_heads_):
-            y = Y[:, j].astype(int)
+            known = ~np.isnan(Y[:, j])
+            Xj = X if known.all() else X[np.flatnonzero(known)]
+            y = Y[known, j].astype(int)
+            sw = None if sw_all is None else sw_all[known]
             pos = int(y.sum())
             neg = len(y) - pos
             if pos == 0 or neg == 0:
@@ -118,14 +123,15 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
             lr = LogisticRegression(C=self.C, class_weight=self.class_weight, solver=self.solver,
                                     max_iter=2000, random_state=self.random_state)
             if self.calibration and min(pos, neg) >= 2 * self.cv:
-                est = CalibratedClassifierCV(lr, method=self.calibration, cv=self.cv, ensemble=False).fit(X, y)
+                est = CalibratedClassifierCV(lr, method=self.calibration, cv=self.cv, ensemble=False).fit(
+                    Xj, y, sample_weight=sw)
                 cal = est.calibrated_classifiers_[0]
                 base = cal.estimator
                 self.calib_a_[j] = float(cal.calibrators[0].a_)
                 self.calib_b_[j] = float(cal.calibrators[0].b_)
                 self.head_kind_.append("calibrated")
             else:
-                est = base = lr.fit(X, y)
+                est = base = lr.fit(Xj, y, sample_weight=sw)
                 self.head_kind_.append("logistic")
             self.coef_[:, j] = base.coef_.ravel()
             self.intercept_[j] = float(base.intercept_[0])
@@ -164,7 +170,11 @@ def build_pipeline(**params: Any) -> Pipeline:
 
 
 def default_thresholds() -> dict[str, float]:
-    return {h: 0.5 for h in HEADS}
+    """0.5 for every head; the strong-lexicon rules off; the flag severity floor on."""
+    out = {h: 0.5 for h in HEADS}
+    out.update({f"lexicon:{f}": 0.0 for f in FLAGS})
+    out["rule:flag_floor"] = 1.0
+    return out
 
 
 def severity_distribution(cum: np.ndarray) -> np.ndarray:
@@ -181,20 +191,24 @@ def severity_distribution(cum: np.ndarray) -> np.ndarray:
     return p
 
 
-def decide(probs: np.ndarray, thresholds: Mapping[str, float]) -> tuple[tuple[str, ...], str, np.ndarray,
-                                                                        tuple[str, ...], float]:
+def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset[str] = frozenset()
+           ) -> tuple[tuple[str, ...], str, np.ndarray, tuple[str, ...], float]:
     """Turn the 13 head probabilities into labels that obey LABELS.md's constraints.
 
     - complaint iff ``P(severity > none) >= t``; no complaint means no causes and severity ``none``;
     - severity = 1 + the number of higher cumulative heads over their thresholds;
     - a complaint always gets at least one cause (the most probable one);
-    - a flag is set when its head passes its threshold; a flag makes it a complaint.
+    - a flag is set when its head passes its threshold, or when a strong lexicon cue occurs and the
+      dev-tuned rule ``lexicon:<flag>`` is on;
+    - a flag makes it a complaint; any flag means at least ``high``, ``legal``/``media`` mean
+      ``critical`` (LABELS.md §2-4).
 
     Returns ``(causes, severity, severity_probs, flags, confidence)``.
     """
     cum = np.minimum.accumulate(np.clip(probs[_SEV_SLICE], 0.0, 1.0))
     sev_p = severity_distribution(probs[_SEV_SLICE])
-    flags = tuple(f for f, p in zip(FLAGS, probs[_FLAG_SLICE]) if p >= thresholds[f"flag:{f}"])
+    flags = tuple(f for f, p in zip(FLAGS, probs[_FLAG_SLICE])
+                  if p >= thresholds[f"flag:{f}"] or (f in strong and thresholds.get(f"lexicon:{f}", 0.0) >= 0.5))
     complaint = cum[0] >= thresholds[SEVERITY_HEADS[0]] or bool(flags)
     if not complaint:
         return (), "none", sev_p, (), float(sev_p[0])
@@ -204,6 +218,8 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float]) -> tuple[tuple[st
             level = k + 1
         else:
             break
+    if flags and thresholds.get("rule:flag_floor", 1.0) >= 0.5:
+        level = max(level, 4 if {"legal", "media"} & set(flags) else 3)
     cause_p = probs[_CAUSE_SLICE]
     causes = tuple(c for c, p in zip(CAUSES, cause_p) if p >= thresholds[f"cause:{c}"])
     if not causes:
@@ -326,7 +342,7 @@ class ReviewModel:
         return [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
 
     def _prediction(self, norm: str, probs: np.ndarray, rid, meta, contrib, explain: bool) -> Prediction:
-        causes, severity, sev_p, flags, conf = decide(probs, self.thresholds)
+        causes, severity, sev_p, flags, conf = decide(probs, self.thresholds, strong_hits(norm))
         explanation = Explanation()
         if explain:
             hits = scan(norm)[0]

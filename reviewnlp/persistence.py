@@ -88,6 +88,7 @@ def save_model(model, out_dir: str | Path, *, version: str, training_data_hash: 
             "libraries": library_versions(),
             **(extra or {}),
         }
+        os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, out / ARTIFACT)
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)

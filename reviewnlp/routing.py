@@ -195,14 +195,15 @@ def _build_policy(data: Mapping[str, Any], source: str) -> Policy:
         return value
 
     def names(tbl: Mapping[str, Any], key: str, allowed: tuple[str, ...], kind: str,
-              universe: tuple[str, ...] | None = None, required: bool = True) -> None:
+              universe: tuple[str, ...] = ()) -> None:
+        """Reject a key not in ``allowed`` and require each of them."""
         for name in tbl:
             if name not in allowed:
-                known = name in (universe or ())
+                known = name in universe
                 problem = f"{kind} {name!r} is not allowed here" if known else f"unknown {kind}"
                 where = f"{key}.{name}" if key else name
                 raise fail(where, f"{problem}; expected one of {', '.join(allowed)}")
-        for name in allowed if required else ():
+        for name in allowed:
             if name not in tbl:
                 raise fail(f"{key}.{name}" if key else name, "missing")
 

@@ -39,7 +39,7 @@ def data_hash(rows: Sequence[Mapping[str, Any]]) -> str:
     """sha256 over the (id, text, labels) of the rows, order-independent.
 
     >>> data_hash([{"id": "a", "text": "t", "causes": [], "severity": "none", "flags": []}])[:12]
-    'bb06e0b1c4b5'
+    'c9a2c11cf9e7'
     """
     h = hashlib.sha256()
     for r in sorted(rows, key=lambda r: r["id"]):
@@ -48,14 +48,37 @@ def data_hash(rows: Sequence[Mapping[str, Any]]) -> str:
     return h.hexdigest()
 
 
-def fit(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None, seed: int = 0) -> ReviewModel:
-    """Fit the pipeline on gold rows; thresholds stay at 0.5 until :func:`tune_thresholds`."""
+def load_weak(path: str | Path) -> list[dict[str, Any]]:
+    """Weak complaint rows (``complaint`` bool); they never carry cause, severity or flag labels."""
+    from .dataset import read_jsonl
+
+    out = []
+    for n, row in read_jsonl(path):
+        if not isinstance(row.get("text"), str) or not isinstance(row.get("complaint"), bool):
+            raise ValueError(f"{path}:{n}: weak rows need a string 'text' and a boolean 'complaint'")
+        out.append(row)
+    return out
+
+
+def fit(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None, seed: int = 0,
+        weak: Sequence[Mapping[str, Any]] = (), weak_weight: float = 0.3) -> ReviewModel:
+    """Fit the pipeline on gold rows (plus weak complaint rows for the complaint head only).
+
+    Thresholds stay at 0.5 until :func:`tune_thresholds`.
+    """
     p = dict(DEFAULT_PARAMS, **(params or {}))
     p["heads__random_state"] = seed
     pipe = build_pipeline(**p)
-    texts = [normalize(r["text"]) for r in rows]
+    texts = [normalize(r["text"]) for r in rows] + [normalize(r["text"]) for r in weak]
+    Y = label_matrix(rows)
+    sw = None
+    if weak:
+        W = np.full((len(weak), Y.shape[1]), np.nan)
+        W[:, HEADS.index("severity>none")] = [float(r["complaint"]) for r in weak]
+        Y = np.vstack([Y, W])
+        sw = np.concatenate([np.ones(len(rows)), np.full(len(weak), weak_weight)])
     t0 = time.perf_counter()
-    pipe.fit(texts, label_matrix(rows))
+    pipe.fit(texts, Y, heads__sample_weight=sw)
     logger.info("fitted on %d rows in %.1fs", len(rows), time.perf_counter() - t0)
     return ReviewModel(pipe, default_thresholds())
 
@@ -81,12 +104,31 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
             if f1 > best + 1e-9:
                 best, best_t = f1, float(t)
         out[head] = best_t
+    # strong-lexicon rules: keep a flag's rule only when it raises that flag's F1 on dev
+    from .labels import FLAGS
+    from .lexicon import strong_hits
+
+    strong = [strong_hits(normalize(r["text"])) for r in dev_rows]
+    for k, f in enumerate(FLAGS):
+        j = HEADS.index(f"flag:{f}")
+        y = Y[:, j] > 0.5
+        base = P[:, j] >= out[f"flag:{f}"]
+        with_rule = base | np.array([f in s for s in strong])
+
+        def f1(pred):
+            tp = float((pred & y).sum())
+            return 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
+
+        # too few dev positives to measure: trust the curated strong cues
+        out[f"lexicon:{f}"] = 1.0 if y.sum() < 3 or f1(with_rule) > f1(base) + 1e-9 else 0.0
+    out["rule:flag_floor"] = 1.0
     model.thresholds = out
     return out
 
 
 def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[str, Any] | None = None,
-          seed: int = 0, version: str | None = None, evaluate_test: bool = True) -> tuple[ReviewModel, dict]:
+          seed: int = 0, version: str | None = None, evaluate_test: bool = True,
+          weak: str | Path | None = None, weak_weight: float = 0.3) -> tuple[ReviewModel, dict]:
     """Train on ``train``, tune thresholds on ``dev``, measure ``test``; save to ``out`` when given.
 
     Parameters
@@ -103,7 +145,8 @@ def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[st
     train_rows = load_gold(Path(data) / "train.jsonl")
     dev_rows = load_gold(Path(data) / "dev.jsonl")
     t0 = time.perf_counter()
-    model = fit(train_rows, params, seed)
+    weak_rows = load_weak(weak) if weak else []
+    model = fit(train_rows, params, seed, weak=weak_rows, weak_weight=weak_weight)
     fit_s = time.perf_counter() - t0
     thresholds = tune_thresholds(model, dev_rows)
     metrics: dict[str, Any] = {"dev": evaluate(model, dev_rows)}
@@ -111,11 +154,15 @@ def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[st
         test_rows = load_gold(Path(data) / "test.jsonl")
         metrics["test"] = evaluate(model, test_rows)
     metrics["fit_seconds"] = round(fit_s, 2)
-    metrics["data"] = {"path": str(data), "train": len(train_rows), "dev": len(dev_rows)}
+    metrics["data"] = {"path": str(data), "train": len(train_rows), "dev": len(dev_rows),
+                       "weak": str(weak) if weak else None, "weak_rows": len(weak_rows), "weak_weight": weak_weight}
     if out is not None:
         version = version or f"{__version__}+{data_hash(train_rows)[:8]}.s{seed}"
         save_model(model, out, version=version, training_data_hash=data_hash(train_rows), metrics=metrics,
                    extra={"params": {k: v for k, v in dict(DEFAULT_PARAMS, **(params or {})).items()},
-                          "seed": seed, "thresholds_tuned_on": "dev"})
+                          "seed": seed, "thresholds_tuned_on": "dev",
+                          "training_data": {"gold_train": data_hash(train_rows),
+                                            "weak": data_hash([dict(r, causes=[], severity="none", flags=[])
+                                                               for r in weak_rows]) if weak_rows else None}})
     logger.info("thresholds: %s", thresholds)
     return model, metrics

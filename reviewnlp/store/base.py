@@ -46,6 +46,9 @@ _ALLOWED_FROM: Mapping[str, tuple[str, ...]] = {
 }
 OUTBOX_STATUSES: tuple[str, ...] = ("pending", "delivered", "dead")
 SCHEMA_VERSION = 1
+#: Records the schema version after the tables are created (both dialects).
+SCHEMA_VERSION_UPSERT = (f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}') "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 MAX_LIMIT = 10_000
 
 
@@ -239,6 +242,13 @@ class SQLEscalationStore(ABC):
 
     def _sql(self, sql: str) -> str:
         return sql
+
+    def _schema_is_current(self, found: str | None) -> bool:
+        """Whether the tables are this version's; a newer schema is an error (never downgrade it)."""
+        if found is not None and int(found) > SCHEMA_VERSION:
+            raise StoreError(f"{self.location}: the store's schema version {found} is newer than this "
+                             f"reviewnlp supports ({SCHEMA_VERSION}); upgrade reviewnlp")
+        return found is not None and int(found) == SCHEMA_VERSION
 
     def _ts_param(self, moment: datetime | None) -> Any:
         return moment

@@ -14,13 +14,14 @@ psycopg is imported only when a store is opened: ``pip install 'reviewnlp[postgr
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError
-from .base import SCHEMA_VERSION, Run, SQLEscalationStore
+from .base import SCHEMA_VERSION_UPSERT, Run, SQLEscalationStore
 
 __all__ = ["PostgresStore", "redact_url"]
 
@@ -80,15 +81,15 @@ _SCHEMA: tuple[str, ...] = (
 def redact_url(url: str) -> str:
     """Return ``url`` with its password replaced by ``***``, for messages and logs.
 
-    >>> redact_url("postgresql://localhost/reviews")
-    'postgresql://localhost/reviews'
+    >>> redact_url("postgresql://localhost/reviews?user=triage&password=s3cret")
+    'postgresql://localhost/reviews?user=triage&password=***'
     """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 class PostgresStore(SQLEscalationStore):
@@ -137,22 +138,24 @@ class PostgresStore(SQLEscalationStore):
         conn = self._psycopg.connect(self._url, autocommit=True, row_factory=self._dict_row,
                                      connect_timeout=max(1, int(self.connect_timeout)))
         try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
-                                 (str(SCHEMA_VERSION),))
-                elif int(row["value"]) > SCHEMA_VERSION:
-                    raise StoreError(f"{self.location}: schema version {row['value']} is newer than this "
-                                     f"reviewnlp supports ({SCHEMA_VERSION}); upgrade reviewnlp")
+            if not self._schema_is_current(self._schema_version(conn)):
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                    if not self._schema_is_current(self._schema_version(conn)):
+                        for statement in (*_SCHEMA, SCHEMA_VERSION_UPSERT):
+                            conn.execute(statement)
         except BaseException:
             conn.close()
             raise
         self._conn = conn
         return conn
+
+    @staticmethod
+    def _schema_version(conn: Any) -> str | None:
+        if not conn.execute("SELECT to_regclass('meta') IS NOT NULL AS present").fetchone()["present"]:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else row["value"]
 
     def _runner(self, conn: Any) -> Run:
         return lambda sql, params: conn.execute(self._sql(sql), params)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .base import SCHEMA_VERSION, Run, SQLEscalationStore
+from .base import SCHEMA_VERSION_UPSERT, Run, SQLEscalationStore
 
 __all__ = ["SQLiteStore"]
 
@@ -123,25 +123,28 @@ class SQLiteStore(SQLEscalationStore):
                                self.location, mode)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                                 (str(SCHEMA_VERSION),))
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise StoreError(f"{self.location}: schema version {row[0]} is newer than this reviewnlp "
-                                     f"supports ({SCHEMA_VERSION}); upgrade reviewnlp")
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            if not self._schema_is_current(self._schema_version(conn)):
+                # Only a new or older file is written to here: a read-only store stays readable.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if not self._schema_is_current(self._schema_version(conn)):
+                        for statement in (*_SCHEMA, SCHEMA_VERSION_UPSERT):
+                            conn.execute(statement)
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    @staticmethod
+    def _schema_version(conn: sqlite3.Connection) -> str | None:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else row[0]
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
