@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import io
 import json
 import logging
@@ -986,6 +987,8 @@ def run_batch(input: str | os.PathLike[str], output: str | os.PathLike[str], *, 
         raise InputError(f"jobs must be >= 1, got {jobs}", field="jobs")
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}", field="chunk_size")
+    if str(input) != "-" and not Path(input).is_file():
+        raise FileNotFoundError(errno.ENOENT, "no such input file", str(input))
     in_fmt = detect_format(input, input_format, "input")
     out_fmt = detect_format(output, output_format, "output")
     output = Path(output)

@@ -94,3 +94,15 @@ def strong_hits(text: str) -> frozenset[str]:
     """
     hits = scan(text)[0]
     return frozenset(n for n in STRONG if hits[n + "!"])
+
+
+def negated_only(text: str) -> frozenset[str]:
+    """Flags whose lexicon cues occur in ``text`` only negated ("没有过敏", "not fake").
+
+    Such a flag is suppressed even when the model's head would set it.
+
+    >>> sorted(negated_only("这不是假货，吃了也没有过敏"))
+    ['fraud', 'safety']
+    """
+    hits, neg = scan(text)
+    return frozenset(n for n in STRONG if neg[n] and not hits[n])

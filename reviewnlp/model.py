@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import InputError
 from .features import TextFeatures
 from .labels import CAUSES, FLAGS, SEVERITIES
-from .lexicon import scan, strong_hits
+from .lexicon import negated_only, scan, strong_hits
 from .normalize import normalize
 from .segment import detect_language
 from .types import Explanation, Prediction
@@ -191,8 +191,8 @@ def severity_distribution(cum: np.ndarray) -> np.ndarray:
     return p
 
 
-def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset[str] = frozenset()
-           ) -> tuple[tuple[str, ...], str, np.ndarray, tuple[str, ...], float]:
+def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset[str] = frozenset(),
+           negated: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], str, np.ndarray, tuple[str, ...], float]:
     """Turn the 13 head probabilities into labels that obey LABELS.md's constraints.
 
     - complaint iff ``P(severity > none) >= t``; no complaint means no causes and severity ``none``;
@@ -200,6 +200,7 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     - a complaint always gets at least one cause (the most probable one);
     - a flag is set when its head passes its threshold, or when a strong lexicon cue occurs and the
       dev-tuned rule ``lexicon:<flag>`` is on;
+    - a flag whose lexicon cues are all negated (``negated``) is not set ("没有过敏");
     - a flag makes it a complaint; any flag means at least ``high``, ``legal``/``media`` mean
       ``critical`` (LABELS.md §2-4).
 
@@ -208,7 +209,8 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     cum = np.minimum.accumulate(np.clip(probs[_SEV_SLICE], 0.0, 1.0))
     sev_p = severity_distribution(probs[_SEV_SLICE])
     flags = tuple(f for f, p in zip(FLAGS, probs[_FLAG_SLICE])
-                  if p >= thresholds[f"flag:{f}"] or (f in strong and thresholds.get(f"lexicon:{f}", 0.0) >= 0.5))
+                  if f not in negated
+                  and (p >= thresholds[f"flag:{f}"] or (f in strong and thresholds.get(f"lexicon:{f}", 0.0) >= 0.5)))
     complaint = cum[0] >= thresholds[SEVERITY_HEADS[0]] or bool(flags)
     if not complaint:
         return (), "none", sev_p, (), float(sev_p[0])
@@ -342,7 +344,7 @@ class ReviewModel:
         return [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
 
     def _prediction(self, norm: str, probs: np.ndarray, rid, meta, contrib, explain: bool) -> Prediction:
-        causes, severity, sev_p, flags, conf = decide(probs, self.thresholds, strong_hits(norm))
+        causes, severity, sev_p, flags, conf = decide(probs, self.thresholds, strong_hits(norm), negated_only(norm))
         explanation = Explanation()
         if explain:
             hits = scan(norm)[0]

@@ -206,7 +206,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["error_console"], "propagate": False,
                                "qualname": "gunicorn.error"},
-            "gunicorn.access": {"level": level, "handlers": ["console"], "propagate": False,
+            # off: the app logs one JSON line per request itself (with the request id, without the query)
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False,
                                 "qualname": "gunicorn.access"},
         },
     }

@@ -12,15 +12,7 @@ import pytest
 from reviewnlp.routing import route
 from reviewnlp.service import create_app
 
-#: Reviews that the shipped model escalates (priority 1-2): food poisoning, threats to report.
-#: The fixture below checks that the current model still escalates at least one of them.
-ESCALATING_CANDIDATES = (
-    "吃了以后拉肚子，食物中毒了，我要投诉到12315",
-    "外卖里吃出了玻璃碴，嘴都划破了，要去医院，我要曝光你们",
-    "Found broken glass in the soup and my kid got hurt, I will sue you and call the news.",
-)
-#: Reviews that it does not escalate (praise).
-CALM_CANDIDATES = ("很好吃，送餐也很快，好评", "味道不错，分量足，下次还点", "Great food, fast delivery, thanks!")
+from .service_helpers import CALM_CANDIDATES, ESCALATING_CANDIDATES
 
 
 @pytest.fixture(scope="module")

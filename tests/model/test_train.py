@@ -1,0 +1,45 @@
+"""Training is reproducible and respects the split discipline."""
+import numpy as np
+import pytest
+
+from reviewnlp.model import HEADS, MultiHeadLinear, decide, default_thresholds, severity_distribution
+from reviewnlp.train import fit, tune_thresholds
+
+
+def test_same_data_and_seed_same_scores(gold_rows):
+    train = [r for r in gold_rows if r["split"] == "train"][:300]
+    params = {"features__word_max_features": 2000, "features__char_max_features": 3000}
+    a, b = fit(train, params, seed=3), fit(train, params, seed=3)
+    texts = [r["text"] for r in gold_rows if r["split"] == "dev"][:100]
+    assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts))
+
+
+def test_thresholds_refuse_test_split(tiny_model, gold_rows):
+    with pytest.raises(ValueError, match="test split"):
+        tune_thresholds(tiny_model, [r for r in gold_rows if r["split"] == "test"][:50])
+
+
+def test_fit_returns_self_and_learned_attributes():
+    import scipy.sparse as sp
+
+    X = sp.random(40, 10, density=0.5, random_state=0, format="csr")
+    Y = np.zeros((40, len(HEADS)))
+    Y[::2, 0] = 1
+    est = MultiHeadLinear(calibration=None)
+    assert est.fit(X, Y) is est
+    assert est.coef_.shape == (10, len(HEADS)) and est.head_kind_[1] == "prior"
+
+
+def test_severity_distribution_sums_to_one_and_is_monotone():
+    p = severity_distribution(np.array([0.2, 0.5, 0.1, 0.9]))
+    assert abs(p.sum() - 1) < 1e-12 and (p >= 0).all()
+
+
+def test_decide_respects_label_rules():
+    th = default_thresholds()
+    probs = np.zeros(len(HEADS))
+    causes, sev, _, flags, _ = decide(probs, th)
+    assert (causes, sev, flags) == ((), "none", ())
+    probs[HEADS.index("flag:legal")] = 0.9
+    causes, sev, _, flags, _ = decide(probs, th)
+    assert flags == ("legal",) and sev == "critical" and len(causes) == 1
