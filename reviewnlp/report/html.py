@@ -281,7 +281,8 @@ table.wide{width:100%}
 th,td{border-bottom:1px solid #eceef1;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f5;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.text{min-width:260px;max-width:520px;white-space:normal;word-break:break-word}
+td{white-space:nowrap} td.text{min-width:220px;max-width:520px;white-space:normal;word-break:break-word}
+td.list{white-space:normal;min-width:90px}
 img.chart{max-width:100%;height:auto;display:block;margin:8px 0}
 .terms{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px}
 .terms>div{min-width:0} .terms table{width:100%;min-width:0} h3{font-size:1rem;margin:4px 0}
@@ -290,6 +291,7 @@ code{background:#f0f2f5;padding:0 3px;border-radius:3px}
 """
 
 _PERCENT = ("share", "rate")
+_LIST_COLUMNS = ("causes", "flags", "reasons", "suggested_actions")
 
 
 def _fmt(value: Any, column: str) -> str:
@@ -315,6 +317,8 @@ def _cell(value: Any, column: str, limit: int = 400) -> str:
         title = f' title="{html.escape(text, quote=True)}"' if short != text else ""
         return f'<td class="text"{title}>{html.escape(short)}</td>'
     num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if column in _LIST_COLUMNS:
+        return f'<td class="list">{html.escape(text.replace(";", "; "))}</td>'
     return f'<td class="num">{html.escape(text)}</td>' if num else f"<td>{html.escape(text)}</td>"
 
 
@@ -390,7 +394,7 @@ def render(content: ReportContent, charts: Mapping[str, Chart]) -> str:
             sub = terms[terms["cause"] == cause]
             if not sub.empty:
                 cards_html.append(f"<div><h3>{html.escape(cause)}</h3>"
-                                  f"{_table(sub, ['rank', 'term', 'docs', 'share', 'z'])}</div>")
+                                  f"{_table(sub, ['term', 'docs', 'share', 'z'])}</div>")
         body = f'<div class="terms">{"".join(cards_html)}</div>' if cards_html else \
             '<p class="note">No cause had enough complaints.</p>'
         parts.append(_section("top_terms", "Top terms per cause", body, notes, "top_terms.csv"))
@@ -414,7 +418,8 @@ def render(content: ReportContent, charts: Mapping[str, Chart]) -> str:
         parts.append(_section("contradictions", "Star rating vs. text", "", notes))
     if "escalated" in t:
         e = t["escalated"]
-        body = _table(e, table_id="escalated") if not e.empty else '<p class="note">No escalated review.</p>'
+        shown = [c for c in e.columns if c != "week"]  # the CSV has it; the page needs the room for the text
+        body = _table(e, shown, table_id="escalated") if not e.empty else '<p class="note">No escalated review.</p>'
         parts.append(_section("escalated", "Escalated reviews", body, notes, "escalated.csv"))
     return ("<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
