@@ -144,10 +144,10 @@ def _png(fig: Any, font: str | None) -> str:
 
 def _mix_chart(table: pd.DataFrame, by: str, labels: _Labels, max_groups: int = 15) -> Any:
     """Horizontal bars: complaint share per group, split by the normalized cause mix."""
+    names = [labels(v) for v in table.head(max_groups)[by]][::-1]  # codes C1, C2... in table order
     data = table.head(max_groups).iloc[::-1]
     fig = _figure(8.5, 0.8 + 0.36 * max(len(data), 2))
     ax = fig.add_subplot()
-    names = [labels(v) for v in data[by]]
     cause_cols = [f"cause_{c}" for c in CAUSES]
     mix = data[cause_cols].to_numpy(dtype=float)
     sums = mix.sum(axis=1, keepdims=True)

@@ -113,17 +113,15 @@ def parse_dates(series: pd.Series) -> pd.Series:
     >>> parse_dates(pd.Series(["2024-05-01", "1714521600", "1714521600000", "later"])).dt.strftime("%F").tolist()
     ['2024-05-01', '2024-05-01', '2024-05-01', nan]
     """
+    utc = "datetime64[ns, UTC]"
     if pd.api.types.is_datetime64_any_dtype(series):
-        out = pd.to_datetime(series, utc=True)
-        return out
+        return pd.to_datetime(series, utc=True).astype(utc)
     numeric = pd.to_numeric(series, errors="coerce")
     text = series.astype("string")
-    out = pd.to_datetime(text.where(numeric.isna()), errors="coerce", utc=True, format="mixed")
-    ms = numeric.where(numeric > 1e11)
-    s = numeric.where(numeric <= 1e11)
-    out = out.fillna(pd.to_datetime(ms, unit="ms", utc=True, errors="coerce"))
-    out = out.fillna(pd.to_datetime(s, unit="s", utc=True, errors="coerce"))
-    return out
+    out = pd.to_datetime(text.where(numeric.isna()), errors="coerce", utc=True, format="mixed").astype(utc)
+    ms = pd.to_datetime(numeric.where(numeric > 1e11), unit="ms", utc=True, errors="coerce").astype(utc)
+    sec = pd.to_datetime(numeric.where(numeric <= 1e11), unit="s", utc=True, errors="coerce").astype(utc)
+    return out.where(out.notna(), ms).where(lambda d: d.notna(), sec)
 
 
 def iso_week(dates: pd.Series) -> pd.Series:

@@ -111,7 +111,7 @@ def classify():
     """Classify one review (``{"text", "id"?, "meta"?}``) or a batch (``{"reviews": [...]}``)."""
     state, config = _state(), current_app.config
     reviews, batch = parse_classify(_json_body(), config)
-    explain = _bool_arg("explain", config["EXPLAIN"])
+    explain = _bool_arg("explain", config["EXPLAIN_BATCH" if batch else "EXPLAIN"])
     predictions = state.model.classify_many([r.text for r in reviews], ids=[r.id for r in reviews],
                                             metas=[r.meta for r in reviews], explain=explain)
     decisions = [route(p, state.policy) for p in predictions]

@@ -46,8 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_META_BYTES": 8192,
     # bytes of a request body (Flask/Werkzeug setting; larger bodies get a JSON 413)
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
-    # default of the ?explain= query parameter of POST /classify
+    # default of the ?explain= query parameter of POST /classify, for one review and for a batch
+    # (a batch without explanations is scored in one vectorized pass)
     "EXPLAIN": True,
+    "EXPLAIN_BATCH": False,
     # API keys accepted in the X-API-Key header: a list, or one comma-separated string; empty = no auth
     "API_KEYS": (),
     # directory where gunicorn workers share their metrics (set by `reviewnlp serve`); None = this process only
@@ -61,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
 
 _POSITIVE_INTS = ("MAX_BATCH_SIZE", "MAX_TEXT_LENGTH", "MAX_ID_LENGTH", "MAX_META_BYTES", "MAX_CONTENT_LENGTH",
                   "ESCALATIONS_PAGE_SIZE", "ESCALATIONS_MAX_PAGE_SIZE")
-_BOOLS = ("STORE_OUTBOX", "EXPLAIN")
+_BOOLS = ("STORE_OUTBOX", "EXPLAIN", "EXPLAIN_BATCH")
 _PATHS = ("MODEL", "POLICY", "METRICS_DIR")
 
 

@@ -195,7 +195,8 @@ def build_spec(config: Mapping[str, Any], version: str) -> dict[str, Any]:
             "summary": "Classify one review or a batch; route it; store escalations before answering.",
             "operationId": "classify",
             "parameters": [{"name": "explain", "in": "query", "required": False,
-                            "description": "Include token and lexicon explanations (default: the EXPLAIN setting).",
+                            "description": "Include token and lexicon explanations (default: the EXPLAIN setting, "
+                                           "true, for one review; EXPLAIN_BATCH, false, for a batch).",
                             "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}],
             "requestBody": {"required": True, "content": _json(
                 {"oneOf": [_ref("Review"), _ref("Batch")]})},

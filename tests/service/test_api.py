@@ -108,12 +108,15 @@ def test_batch_keeps_order_and_stores_each_escalation(app, client, escalating_te
         assert [e.id for e in stored(app, result["id"])] == [result["escalation"]["id"]]
 
 
-def test_explain_query_parameter(client, escalating_text):
+def test_explain_query_parameter_and_defaults(client, escalating_text):
     with_tokens = post(client, {"text": escalating_text}, query_string={"explain": "true"}).get_json()
     without = post(client, {"text": escalating_text}, query_string={"explain": "0"}).get_json()
     assert with_tokens["explanation"]["tokens"]
     assert without["explanation"] == {"tokens": {}, "lexicon_hits": {}}
     assert with_tokens["severity"] == without["severity"]
+    batch = {"reviews": [{"text": escalating_text}]}
+    assert post(client, batch).get_json()["results"][0]["explanation"] == {"tokens": {}, "lexicon_hits": {}}
+    assert post(client, batch, query_string={"explain": "1"}).get_json()["results"][0]["explanation"]["tokens"]
     assert_error(post(client, {"text": escalating_text}, query_string={"explain": "maybe"}),
                  400, "invalid_parameter", "explain")
     assert_error(post(client, {"text": escalating_text}, query_string={"verbose": "1"}),
