@@ -189,8 +189,25 @@ def _client(port: int, next_request: Callable[[], Request], start_at: float, sto
     errors.append(failed)
 
 
-def run_scenario(name: str, port: int, make: Callable[[int], Callable[[], Request]], duration: float,
-                 warmup: float, concurrency: int, reviews_per_request: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a server: its master and all its workers; None without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        master = psutil.Process(pid)
+        total = 0.0
+        for process in (master, *master.children(recursive=True)):
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return None
+
+
+def run_scenario(name: str, port: int, server_pid: int, make: Callable[[int], Callable[[], Request]],
+                 duration: float, warmup: float, concurrency: int, reviews_per_request: int) -> dict[str, Any]:
     latencies: list[float] = []
     errors: list[int] = []
     start_at = time.perf_counter() + warmup
@@ -199,6 +216,10 @@ def run_scenario(name: str, port: int, make: Callable[[int], Callable[[], Reques
                for i in range(concurrency)]
     for thread in threads:
         thread.start()
+    time.sleep(max(0.0, start_at - time.perf_counter()))
+    cpu_start, client_start = cpu_seconds(server_pid), time.process_time()
+    time.sleep(max(0.0, stop_at - time.perf_counter()))
+    cpu_end, client_end = cpu_seconds(server_pid), time.process_time()
     for thread in threads:
         thread.join()
     latencies.sort()
@@ -211,6 +232,11 @@ def run_scenario(name: str, port: int, make: Callable[[int], Callable[[], Reques
               "reviews_per_s": n * reviews_per_request / duration, "p50_ms": pct(0.50), "p90_ms": pct(0.90),
               "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if n else float("nan"),
               "mean_ms": statistics.fmean(latencies) * 1000 if n else float("nan")}
+    # CPU spent per request (all server processes; the client's own), robust to other load on the machine
+    server_cpu = None if cpu_start is None or cpu_end is None else cpu_end - cpu_start
+    result["server_cpu_ms_per_request"] = server_cpu * 1000 / n if server_cpu is not None and n else None
+    result["server_cpu_cores"] = server_cpu / duration if server_cpu is not None else None
+    result["client_cpu_cores"] = (client_end - client_start) / duration
     print(f"  {name:<16} {n:>7} req  {result['rps']:>8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
           f"p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}", flush=True)
     return result
@@ -317,15 +343,15 @@ def main(argv: list[str] | None = None) -> int:
             check_service(naive_port, texts[0])
             common = dict(duration=args.duration, warmup=args.warmup, concurrency=args.concurrency)
             results = {
-                "classify_single": run_scenario("classify single", service_port,
+                "classify_single": run_scenario("classify single", service_port, service.pid,
                                                 single_requests(texts[:half], args.concurrency),
                                                 reviews_per_request=1, **common),
-                "classify_batch100": run_scenario("classify batch", service_port,
+                "classify_batch100": run_scenario("classify batch", service_port, service.pid,
                                                   batch_requests(texts[half:], args.concurrency),
                                                   reviews_per_request=BATCH, **common),
-                "health": run_scenario("health", service_port, health_requests(args.concurrency),
+                "health": run_scenario("health", service_port, service.pid, health_requests(args.concurrency),
                                        reviews_per_request=0, **common),
-                "naive_single": run_scenario("naive single", naive_port,
+                "naive_single": run_scenario("naive single", naive_port, naive.pid,
                                              single_requests(texts[:half], args.concurrency),
                                              reviews_per_request=1, **common),
             }
@@ -344,14 +370,21 @@ def main(argv: list[str] | None = None) -> int:
               "classify_p99_over_p50": ratio(single["p99_ms"], single["p50_ms"]),
               "batch_reviews_vs_single_reviews_per_s": ratio(results["classify_batch100"]["reviews_per_s"],
                                                              single["reviews_per_s"])}
+    if single["server_cpu_ms_per_request"] and results["naive_single"]["server_cpu_ms_per_request"]:
+        ratios["naive_vs_classify_server_cpu_per_request"] = ratio(
+            results["naive_single"]["server_cpu_ms_per_request"], single["server_cpu_ms_per_request"])
     verdicts = {name: (ratios[name] >= bound if op == ">=" else ratios[name] <= bound)
                 for name, (op, bound) in TARGETS.items()}
 
     print()
-    print(f"{'scenario':<18}{'req/s':>10}{'reviews/s':>11}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'scenario':<18}{'req/s':>10}{'reviews/s':>11}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
+          f"{'srv CPU ms/req':>16}{'srv cores':>11}{'client cores':>14}")
     for name, r in results.items():
+        cpu = r["server_cpu_ms_per_request"]
+        cores = r["server_cpu_cores"]
         print(f"{name:<18}{r['rps']:>10.1f}{r['reviews_per_s']:>11.1f}{r['p50_ms']:>9.2f}{r['p90_ms']:>9.2f}"
-              f"{r['p99_ms']:>9.2f}{r['errors']:>8}")
+              f"{r['p99_ms']:>9.2f}{r['errors']:>8}{'-' if cpu is None else f'{cpu:.2f}':>16}"
+              f"{'-' if cores is None else f'{cores:.2f}':>11}{r['client_cpu_cores']:>14.2f}")
     print()
     for name, value in ratios.items():
         target = TARGETS.get(name)

@@ -30,7 +30,7 @@ summary: ``rows_in == rows_out + errors``.
 
 Examples
 --------
->>> import tempfile, pathlib
+>>> import tempfile, pathlib, shutil
 >>> tmp = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (tmp / "in.jsonl").write_text('{"id": "a", "text": "快递三天都没到"}\\n{"id": "b", "text": ""}\\n',
 ...                                   encoding="utf-8")
@@ -39,6 +39,7 @@ Examples
 (2, 1, 1)
 >>> (tmp / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")[:4]
 ['id', 'row', 'text', 'lang']
+>>> shutil.rmtree(tmp)
 """
 from __future__ import annotations
 
@@ -220,6 +221,20 @@ def _text_problem(text: Any, field: str, max_chars: int) -> str | None:
     return None
 
 
+def _encodable(obj: Any) -> bool:
+    """Whether a parsed JSON value can be written as UTF-8 (``\\ud800`` escapes give lone surrogates).
+
+    >>> import json
+    >>> _encodable(json.loads('{"t": "ok"}')), _encodable(json.loads('{"t": "\\\\ud800"}'))
+    (True, False)
+    """
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _id_of(value: Any, row: int) -> str:
     if value is None or value == "":
         return str(row)
@@ -320,6 +335,7 @@ class _CSVSource(_Source):
             except StopIteration:
                 return
             except csv.Error as exc:
+                lines.dirty = False
                 rows += 1
                 self.position = Position(rows, lines.offset, lines.line)
                 yield Record(rows, first_line, None, None, (), f"{self.name}:{first_line}: malformed CSV: {exc}")
@@ -409,6 +425,10 @@ class _JSONLSource(_Source):
             if not isinstance(obj, dict):
                 yield Record(rows, line, str(rows), None, (),
                              f"{where}: expected a JSON object, got {type(obj).__name__}")
+                continue
+            if (b"\\ud" in raw or b"\\uD" in raw) and not _encodable(obj):
+                yield Record(rows, line, _id_of(obj.get(self.id_column), rows), None, (),
+                             f"{where}: a string holds a lone surrogate escape (not valid Unicode)")
                 continue
             values = tuple(obj.get(c) for c in columns)
             yield Record(rows, line, _id_of(obj.get(self.id_column), rows), obj.get(self.text_column), values)
@@ -584,13 +604,18 @@ class _Scorer:
                 texts.append(text)
         try:
             preds = self.model.classify_many(texts, ids=ids, explain=self.explain)
-        except _InputError:  # a rule we do not pre-check: isolate the offending rows
+        except Exception:  # a rule we do not pre-check, or a model bug: isolate the rows
             preds = []
             for j, (rid, text) in enumerate(zip(ids, texts, strict=True)):
                 try:
                     preds.append(self.model.classify_many([text], ids=[rid], explain=self.explain)[0])
                 except _InputError as exc:
                     items[ok_index[j]] = f"field {text_field!r}: {exc}"
+                    preds.append(None)
+                except Exception as exc:  # one row must not stop a million
+                    logger.exception("review %r could not be classified", rid)
+                    items[ok_index[j]] = f"internal error classifying field {text_field!r}: " \
+                        f"{type(exc).__name__}: {exc}"
                     preds.append(None)
         now = datetime.now(timezone.utc)
         kept = []

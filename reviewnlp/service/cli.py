@@ -120,10 +120,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if config.get("METRICS_DIR") is None:
         metrics_dir = tempfile.mkdtemp(prefix="reviewnlp-metrics-")
         overrides["METRICS_DIR"] = metrics_dir
+    master = os.getpid()
     try:
         gunicorn_application(_factory(args.config, overrides), gunicorn_options(args)).run()
     finally:
-        if metrics_dir:
+        # A forked worker that exits unwinds this frame too: only the master removes the directory.
+        if metrics_dir and os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
@@ -163,8 +165,24 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "loglevel": args.log_level,
         "logconfig_dict": _logging(args.log_level),
         "worker_exit": _worker_exit,
+        "logger_class": _logger_class,  # gunicorn calls it and gets the class
         "control_socket_disable": True,  # gunicorn >= 25: no shared $HOME/.gunicorn/gunicorn.ctl
     }
+
+
+def _logger_class() -> type:
+    """gunicorn's logger without the access log: the app logs each request itself, as JSON.
+
+    (gunicorn would otherwise format an access line for every request, since ``logconfig_dict``
+    is set, only for the logging level to drop it.)
+    """
+    from gunicorn.glogging import Logger
+
+    class NoAccessLogger(Logger):
+        def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+            return None
+
+    return NoAccessLogger
 
 
 def _worker_exit(server: Any, worker: Any) -> None:

@@ -46,10 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_META_BYTES": 8192,
     # bytes of a request body (Flask/Werkzeug setting; larger bodies get a JSON 413)
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
-    # default of the ?explain= query parameter of POST /classify, for one review and for a batch
-    # (a batch without explanations is scored in one vectorized pass)
-    "EXPLAIN": True,
-    "EXPLAIN_BATCH": False,
+    # default of the ?explain= query parameter of POST /classify: "auto" explains the reviews that
+    # escalate (the ones people read), true all of them, false none (a batch is then one vectorized pass)
+    "EXPLAIN": "auto",
     # API keys accepted in the X-API-Key header: a list, or one comma-separated string; empty = no auth
     "API_KEYS": (),
     # directory where gunicorn workers share their metrics (set by `reviewnlp serve`); None = this process only
@@ -63,8 +62,10 @@ DEFAULTS: dict[str, Any] = {
 
 _POSITIVE_INTS = ("MAX_BATCH_SIZE", "MAX_TEXT_LENGTH", "MAX_ID_LENGTH", "MAX_META_BYTES", "MAX_CONTENT_LENGTH",
                   "ESCALATIONS_PAGE_SIZE", "ESCALATIONS_MAX_PAGE_SIZE")
-_BOOLS = ("STORE_OUTBOX", "EXPLAIN", "EXPLAIN_BATCH")
+_BOOLS = ("STORE_OUTBOX",)
 _PATHS = ("MODEL", "POLICY", "METRICS_DIR")
+#: Accepted spellings of the ``explain`` setting and query parameter.
+_EXPLAIN_WORDS: dict[str, bool | str] = {"auto": "auto", "true": True, "1": True, "false": False, "0": False}
 
 
 class ConfigError(ReviewNLPError, ValueError):
@@ -134,6 +135,12 @@ def validate(config: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         config[key] = value
+    explain = config.get("EXPLAIN")
+    if isinstance(explain, str) and explain.lower() in _EXPLAIN_WORDS:
+        explain = _EXPLAIN_WORDS[explain.lower()]
+    if explain not in (True, False, "auto"):
+        raise ConfigError(f"EXPLAIN: expected auto, true or false, got {explain!r}")
+    config["EXPLAIN"] = explain
     for key in _PATHS:
         value = config.get(key)
         if value is not None and (not isinstance(value, (str, os.PathLike)) or not os.fspath(value)):

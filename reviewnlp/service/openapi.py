@@ -52,7 +52,7 @@ def _schemas(config: Mapping[str, Any]) -> dict[str, Any]:
                      "description": "The review as the customer wrote it (Chinese or English)."},
             "meta": {"type": "object", "nullable": True, "additionalProperties": True,
                      "description": f"Anything to carry along (product, shop, date); at most "
-                                    f"{config['MAX_META_BYTES']} bytes as JSON."},
+                                    f"{config['MAX_META_BYTES']} bytes as JSON, nested at most 32 levels."},
         },
     }
     routing = {
@@ -195,9 +195,9 @@ def build_spec(config: Mapping[str, Any], version: str) -> dict[str, Any]:
             "summary": "Classify one review or a batch; route it; store escalations before answering.",
             "operationId": "classify",
             "parameters": [{"name": "explain", "in": "query", "required": False,
-                            "description": "Include token and lexicon explanations (default: the EXPLAIN setting, "
-                                           "true, for one review; EXPLAIN_BATCH, false, for a batch).",
-                            "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}],
+                            "description": "Token and lexicon explanations: auto = for the reviews that escalate, "
+                                           "true = for all, false = none (default: the EXPLAIN setting, auto).",
+                            "schema": {"type": "string", "enum": ["auto", "true", "false", "1", "0"]}}],
             "requestBody": {"required": True, "content": _json(
                 {"oneOf": [_ref("Review"), _ref("Batch")]})},
             "responses": _responses(_json({"oneOf": [_ref("Result"), _ref("BatchResult")]}),

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from batch_helpers import WAIMAI, read_reviews
+
+from .batch_helpers import WAIMAI, read_reviews
 
 
 @pytest.fixture(scope="session")

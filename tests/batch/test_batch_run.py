@@ -10,15 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_helpers import (
-    CORPORA,
-    as_list,
-    read_output,
-    read_reviews,
-    write_csv,
-    write_jsonl,
-    write_parquet,
-)
 
 from reviewnlp.batch import (
     PREDICTION_COLUMNS,
@@ -28,6 +19,16 @@ from reviewnlp.batch import (
     run_batch,
 )
 from reviewnlp.errors import InputError
+
+from .batch_helpers import (
+    CORPORA,
+    as_list,
+    read_output,
+    read_reviews,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,15 +162,17 @@ def test_bad_jsonl_and_parquet_rows(tmp_path, waimai_rows):
     data += json.dumps(rows[2], ensure_ascii=False).encode()[:-3] + b"\xe5\"}\n"  # line 5: invalid UTF-8
     data += b"[1, 2]\n"                                                      # line 6: not an object
     data += json.dumps(rows[3], ensure_ascii=False).encode() + b"\n"         # line 7
+    data += json.dumps({**rows[3], "id": "sur", "note": "\ud83d"}).encode() + b"\n"  # line 8: lone surrogate
     src = tmp_path / "in.jsonl"
     src.write_bytes(data)
     out = tmp_path / "out.csv"
     s = run_batch(src, out, quiet=True)
-    assert (s["rows_in"], s["rows_out"], s["errors"]) == (6, 2, 4)
+    assert (s["rows_in"], s["rows_out"], s["errors"]) == (7, 2, 5)
     errors = [json.loads(x) for x in errors_path(out).read_text(encoding="utf-8").splitlines()]
-    assert [e["line"] for e in errors] == [2, 3, 5, 6]
+    assert [e["line"] for e in errors] == [2, 3, 5, 6, 8]
     assert "malformed JSON" in errors[0]["error"] and "must be a string, got int" in errors[1]["error"]
     assert "UTF-8" in errors[2]["error"] and "expected a JSON object" in errors[3]["error"]
+    assert "surrogate" in errors[4]["error"] and errors[4]["id"] == "sur"
 
     pq_rows = [{"id": r["id"], "text": r["text"]} for r in rows] + [{"id": "null", "text": None}]
     src = write_parquet(tmp_path / "in.parquet", pq_rows)
@@ -188,7 +191,7 @@ def test_missing_text_column_names_file_and_column(tmp_path, waimai_rows):
 @pytest.mark.parametrize("out_fmt", ["csv", "jsonl", "parquet"])
 def test_resume_after_an_injected_failure_and_a_torn_chunk(tmp_path, waimai_rows, out_fmt):
     rows = waimai_rows[:200]
-    src = write_parquet(tmp_path / "in.parquet", rows, row_group_size=45) if out_fmt == "csv" else \
+    src = write_parquet(tmp_path / "in.parquet", rows, row_group_size=40) if out_fmt == "csv" else \
         write_csv(tmp_path / "in.csv", rows)
     out = tmp_path / f"out.{out_fmt}"
 
@@ -292,3 +295,25 @@ def test_cli_exit_code_and_summary(tmp_path, waimai_rows):
     assert main(["classify", str(src), "-o", str(tmp_path / "o.jsonl"), "--text-column", "nope", "-q"]) == 2
     src = write_csv(tmp_path / "ok.csv", rows[:5])
     assert main(["classify", str(src), "-o", str(tmp_path / "ok.parquet"), "-q"]) == 0
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from reviewnlp import batch
+
+    assert batch._progress(100, "B", quiet=False, initial=0) is None  # pytest's stderr is not a TTY
+
+    class FakeTTY:
+        def isatty(self):
+            return True
+
+        def write(self, s):
+            return len(s)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", FakeTTY())
+    bar = batch._progress(100, "B", quiet=False, initial=10)
+    assert bar is not None and bar.n == 10
+    bar.close()
+    assert batch._progress(100, "B", quiet=True, initial=0) is None

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from batch_helpers import SHOPPING, read_reviews
+
+from .batch_helpers import SHOPPING, read_reviews
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")

@@ -27,14 +27,14 @@ def _need(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shopping_csv(tmp_path_factory) -> Path:
-    """~330 real reviews of online_shopping_10_cats (every 190th row), with ``cat`` as the category."""
+    """~250 real reviews of online_shopping_10_cats (every 250th row), with ``cat`` as the category."""
     _need(SHOPPING)
     path = tmp_path_factory.mktemp("shop") / "shopping.csv"
     with open(SHOPPING, encoding="utf-8-sig", newline="") as src, open(path, "w", encoding="utf-8", newline="") as out:
         w = csv.writer(out)
         w.writerow(["id", "cat", "label", "review"])
         for i, row in enumerate(csv.DictReader(src)):
-            if i % 190 == 0 and row["review"].strip():
+            if i % 250 == 0 and row["review"].strip():
                 w.writerow([f"s{i + 2}", row["cat"], row["label"], row["review"].lstrip("\ufeff")])
     return path
 
@@ -69,7 +69,7 @@ def test_report_on_raw_reviews_writes_the_page_and_tables(shopping_csv, shopping
     assert len(terms) > 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 2
-    assert "No usable date column ('date')" in page  # the sections it cannot fill say why
+    assert "No usable date column" in page  # the sections it cannot fill say why
 
 
 def test_report_on_classified_output_gives_the_same_numbers(shopping_csv, shopping_report, tmp_path):

@@ -108,15 +108,23 @@ def test_batch_keeps_order_and_stores_each_escalation(app, client, escalating_te
         assert [e.id for e in stored(app, result["id"])] == [result["escalation"]["id"]]
 
 
-def test_explain_query_parameter_and_defaults(client, escalating_text):
-    with_tokens = post(client, {"text": escalating_text}, query_string={"explain": "true"}).get_json()
-    without = post(client, {"text": escalating_text}, query_string={"explain": "0"}).get_json()
-    assert with_tokens["explanation"]["tokens"]
-    assert without["explanation"] == {"tokens": {}, "lexicon_hits": {}}
-    assert with_tokens["severity"] == without["severity"]
-    batch = {"reviews": [{"text": escalating_text}]}
-    assert post(client, batch).get_json()["results"][0]["explanation"] == {"tokens": {}, "lexicon_hits": {}}
-    assert post(client, batch, query_string={"explain": "1"}).get_json()["results"][0]["explanation"]["tokens"]
+def test_explain_auto_by_default_true_false_on_request(app, client, escalating_text, calm_text):
+    empty = {"tokens": {}, "lexicon_hits": {}}
+    batch = {"reviews": [{"id": "x-esc", "text": escalating_text}, {"id": "x-calm", "text": calm_text}]}
+    auto = post(client, batch).get_json()["results"]  # auto: explanations where people will read them
+    assert auto[0]["escalation"] and auto[0]["explanation"]["tokens"]
+    assert auto[1]["explanation"] == empty
+    [stored_escalation] = stored(app, "x-esc")
+    assert stored_escalation.prediction["explanation"]["tokens"]
+    everything = post(client, batch, query_string={"explain": "true"}).get_json()["results"]
+    assert "complaint" in everything[1]["explanation"]["tokens"]
+    nothing = post(client, batch, query_string={"explain": "0"}).get_json()["results"]
+    assert nothing[0]["explanation"] == nothing[1]["explanation"] == empty
+    for results in (everything, nothing):
+        assert [r["severity"] for r in results] == [r["severity"] for r in auto]
+        assert [r["routing"]["queue"] for r in results] == [r["routing"]["queue"] for r in auto]
+    single = post(client, {"text": escalating_text}, query_string={"explain": "auto"}).get_json()
+    assert single["explanation"]["tokens"]
     assert_error(post(client, {"text": escalating_text}, query_string={"explain": "maybe"}),
                  400, "invalid_parameter", "explain")
     assert_error(post(client, {"text": escalating_text}, query_string={"verbose": "1"}),
@@ -207,6 +215,7 @@ def test_unknown_fields_are_named(client, body, field):
     ({"text": "好吃", "id": "x" * 201}, 400, "invalid_value", "id"),
     ({"text": "好吃", "meta": "shop"}, 400, "invalid_type", "meta"),
     ({"text": "好吃", "meta": {"blob": "x" * 9000}}, 400, "invalid_value", "meta"),
+    ({"text": "好吃", "meta": {"deep": json.loads("[" * 900 + "]" * 900)}}, 400, "invalid_value", "meta"),
     ({"reviews": {"text": "好吃"}}, 400, "invalid_type", "reviews"),
     ({"reviews": []}, 400, "empty_field", "reviews"),
     ({"reviews": [{"text": "好吃"}, "好吃"]}, 400, "invalid_type", "reviews[1]"),

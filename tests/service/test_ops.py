@@ -155,6 +155,11 @@ def test_api_keys_protect_everything_but_the_probes(app, client, monkeypatch, ca
     assert spec["paths"]["/health"]["get"]["security"] == []
 
 
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("TRUE", True), ("0", False), (False, False)])
+def test_explain_setting(value, expected):
+    assert validate(dict(DEFAULTS, EXPLAIN=value))["EXPLAIN"] == expected
+
+
 def test_api_keys_from_a_comma_separated_string():
     config = validate(dict(DEFAULTS, API_KEYS=" a1, ,b2 "))
     assert config["API_KEYS"] == ("a1", "b2")

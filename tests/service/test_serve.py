@@ -146,5 +146,6 @@ def test_gunicorn_options_load_the_app_once_per_worker():
     loaded = []
     application = cli.gunicorn_application(lambda: loaded.append(1) or "wsgi-app", options)
     assert application.cfg.preload_app is False and application.cfg.workers == 3
+    assert application.cfg.logger_class.access(None, None, None, None, None) is None  # the app logs requests
     assert loaded == []  # nothing is loaded in the master
     assert application.load() == "wsgi-app" and loaded == [1]
