@@ -95,7 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--version", help="model version string (default: derived from data hash and seed)")
     p.add_argument("--params", help='JSON of pipeline params, e.g. \'{"heads__C": 2.0}\'')
-    p.add_argument("--weak", help="weak complaint labels JSONL (complaint head only), e.g. datasets/weak/weak_complaint.jsonl")
+    p.add_argument("--weak", help="weak complaint labels JSONL (complaint head only), "
+                   "e.g. datasets/weak/weak_complaint.jsonl")
     p.add_argument("--weak-weight", type=float, default=0.3, help="sample weight of weak rows (default 0.3)")
     p.set_defaults(func=_cmd_train)
 

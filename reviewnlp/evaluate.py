@@ -84,14 +84,16 @@ def evaluate(model, rows: Sequence[Mapping[str, Any]], engine: str = "lean", by_
 
 
 # ---------------------------------------------------------------------------------------- baselines
-_NEG_ZH = ("差", "慢", "不好", "失望", "垃圾", "退", "坏", "烂", "难吃", "不行", "问题", "投诉", "不满", "太贵", "假", "骗",
+_NEG_ZH = ("差", "慢", "不好", "失望", "垃圾", "退", "坏", "烂", "难吃", "不行", "问题", "投诉", "不满", "太贵",
+           "假", "骗",
            "没收到", "一般", "凉", "少", "错", "不新鲜", "臭", "破", "漏")
 _NEG_EN = ("bad", "poor", "broken", "terrible", "disappoint", "return", "refund", "never", "waste", "worst",
            "awful", "didn't", "not work", "doesn't", "defective", "late", "problem", "complain", "fraud", "scam")
 _CAUSE_KW = {
     "logistics": ("快递", "物流", "送", "配送", "骑手", "到货", "发货", "包装", "delivery", "shipping", "shipped",
                   "arrived", "package", "courier"),
-    "service_attitude": ("客服", "态度", "服务", "商家", "卖家", "售后", "退款", "customer service", "seller", "support",
+    "service_attitude": ("客服", "态度", "服务", "商家", "卖家", "售后", "退款", "customer service", "seller",
+                         "support",
                          "refund", "rude", "response"),
     "other": ("价格", "贵", "发票", "优惠", "price", "expensive", "invoice", "coupon", "fee"),
 }

@@ -31,7 +31,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     for name in LEXICONS:
         text = (resources.files("reviewnlp") / "resources" / "lexicons" / f"{name}.txt").read_text(encoding="utf-8")
         terms = [t.strip().lower() for t in text.splitlines() if t.strip() and not t.startswith("#")]
-        for key, chosen in ((name, [t.lstrip("!") for t in terms]), (name + "!", [t[1:] for t in terms if t[0] == "!"])):
+        every = [t.lstrip("!") for t in terms]
+        strong = [t[1:] for t in terms if t[0] == "!"]
+        for key, chosen in ((name, every), (name + "!", strong)):
             parts = []
             for t in sorted(set(chosen), key=len, reverse=True):
                 esc = re.escape(t)

@@ -47,7 +47,9 @@ _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}(
 _LANDLINE = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\)\s?|0[0-9]{2,3}-)[0-9]{7,8}(?:-[0-9]{1,4})?(?![0-9])")
 _ORDER_KEYWORD = re.compile(r"((?:订单|运单|快递单|物流单|单)号?\s*[:：]?\s*|order\s*(?:no\.?|number|#|id)?\s*[:#]?\s*"
                             r"|tracking\s*(?:no\.?|number|#)?\s*[:#]?\s*)(?=[a-z\-]*[0-9])[a-z0-9\-]{6,}")
-_COURIER_CODE = re.compile(r"(?<![a-z0-9])(?:(?:sf|yt|jd|jdv|zto|sto|yd|ems|jt|db)[0-9]{8,}|1z[0-9a-z]{16})(?![0-9a-z])")
+_COURIER_CODE = re.compile(
+    r"(?<![a-z0-9])(?:(?:sf|yt|jd|jdv|zto|sto|yd|ems|jt|db)[0-9]{8,}|1z[0-9a-z]{16})(?![0-9a-z])"
+)
 _LONG_NUMBER = re.compile(r"(?<![0-9])[0-9]{10,}(?![0-9])")
 
 _MAX_PASSES = 4

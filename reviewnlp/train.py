@@ -109,18 +109,17 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
     from .lexicon import strong_hits
 
     strong = [strong_hits(normalize(r["text"])) for r in dev_rows]
-    for k, f in enumerate(FLAGS):
+    def f1(pred, y):
+        tp = float((pred & y).sum())
+        return 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
+
+    for f in FLAGS:
         j = HEADS.index(f"flag:{f}")
         y = Y[:, j] > 0.5
         base = P[:, j] >= out[f"flag:{f}"]
         with_rule = base | np.array([f in s for s in strong])
-
-        def f1(pred):
-            tp = float((pred & y).sum())
-            return 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
-
         # too few dev positives to measure: trust the curated strong cues
-        out[f"lexicon:{f}"] = 1.0 if y.sum() < 3 or f1(with_rule) > f1(base) + 1e-9 else 0.0
+        out[f"lexicon:{f}"] = 1.0 if y.sum() < 3 or f1(with_rule, y) > f1(base, y) + 1e-9 else 0.0
     out["rule:flag_floor"] = 1.0
     model.thresholds = out
     return out

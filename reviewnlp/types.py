@@ -12,9 +12,10 @@ text -> normalize -> segment -> features -> model -> :class:`Prediction`
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

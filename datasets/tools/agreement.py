@@ -58,7 +58,7 @@ def main() -> None:
     }
     dis = [i for i, x, y in zip(ids, a, b) if x[:3] != y[:3]]
     report["disagreements"] = len(dis)
-    cands = {json.loads(l)["id"]: json.loads(l) for l in open(WORK / "candidates.jsonl", encoding="utf-8")}
+    cands = {json.loads(line)["id"]: json.loads(line) for line in open(WORK / "candidates.jsonl", encoding="utf-8")}
     with open(WORK / "disagreements.jsonl", "w", encoding="utf-8") as fh:
         for i in dis:
             fh.write(json.dumps({"id": i, "text": cands[i]["text"], "primary": primary[i][:3],

@@ -5,7 +5,8 @@ Writes datasets/gold/{train,dev,test}.jsonl. Deterministic (seed 20261122).
 
 - exact duplicates (normalized text) are dropped; near-duplicates (char 3-gram TF-IDF cosine >= 0.85)
   are grouped and a group never straddles two splits;
-- the split is drawn per (lang, source) stratum: 70 % train, 15 % dev, 15 % test.
+- the split is drawn per (lang, source) stratum: 70 % train, 15 % dev, 15 % test; rows already in
+  datasets/gold keep their split, so later labelling rounds never reshuffle dev or test.
 """
 from __future__ import annotations
 
@@ -112,11 +113,22 @@ def main() -> None:
                      "stratum": c["stratum"], "annotator": who, "split": ""})
 
     groups = near_duplicate_groups([normalize(r["text"]) for r in rows])
+    # Splits are stable: a row already in datasets/gold keeps its split (rows added in later rounds
+    # must not reshuffle the test set); a near-duplicate group inherits the split of an old member.
+    previous = {}
+    for s in ("train", "dev", "test"):
+        f = OUT / f"{s}.jsonl"
+        if f.exists():
+            for line in open(f, encoding="utf-8"):
+                previous[json.loads(line)["id"]] = s
+    split_of_group = {}
+    for r, g in zip(rows, groups):
+        if r["id"] in previous:
+            split_of_group.setdefault(g, previous[r["id"]])
     by_stratum = defaultdict(list)
     for r, g in zip(rows, groups):
         by_stratum[(r["lang"] if r["lang"] != "mixed" else "zh", r["source"])].append(g)
     rng = random.Random(SEED)
-    split_of_group = {}
     for key in sorted(by_stratum):
         gs = sorted(set(by_stratum[key]) - set(split_of_group))
         rng.shuffle(gs)

@@ -20,9 +20,10 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g, request
+if TYPE_CHECKING:  # flask is imported when an app is created: `reviewnlp --help` stays light
+    from flask import Flask
 
 __all__ = ["create_app", "ServiceState", "OPEN_ENDPOINTS"]
 
@@ -104,6 +105,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config_file: str
         A setting is invalid (:class:`~reviewnlp.service.config.ConfigError`), the policy is
         invalid, the store cannot be opened or the model cannot be loaded.
     """
+    from flask import Flask
+
     from . import api
     from .config import DEFAULTS, load_file, validate
     from .errors import register_error_handlers
@@ -131,13 +134,15 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config_file: str
 
 
 def _start_request() -> None:
+    from flask import g, request
+
     g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _authenticate() -> None:
-    from flask import current_app
+    from flask import current_app, request
 
     from .errors import APIError
 
@@ -155,7 +160,7 @@ def _authenticate() -> None:
 
 
 def _finish_request(response):
-    from flask import current_app
+    from flask import current_app, g, request
 
     request_id = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Request-ID"] = request_id

@@ -41,7 +41,6 @@ def _corpus_text(source, ref):
     col = {"online_shopping_10_cats": "review", "waimai_10k": "review", "tianchi_ecomm_opinion": "Reviews",
            "amazon_polarity_sample": "text", "amazon_reviews2023_giftcards": "text",
            "cfpb_complaints_sample": "Consumer complaint narrative"}[source]
-    import pandas as pd
 
     df = _frame(str(path))
     return df[col].iloc[line - 2]
