@@ -2,8 +2,9 @@
 
     python benchmarks/bench_service.py --duration 10 --json out.json
 
-Starts two real servers, both gunicorn with the same settings (``--workers`` processes, sync
-workers unless ``--threads`` > 1):
+Starts two real servers, both gunicorn with the same settings (``--workers`` processes with
+``--threads`` threads each: the gthread worker, as ``reviewnlp serve`` runs by default; ``--threads 1``
+gives the sync worker, which closes the connection after each response):
 
 - the service, ``reviewnlp serve`` (lean scorer, routing, escalations committed to a SQLite store);
 - a NAIVE baseline: a tiny Flask app whose view returns
@@ -11,7 +12,7 @@ workers unless ``--threads`` > 1):
   no store);
 
 then drives each scenario for ``--duration`` seconds with ``--concurrency`` client threads
-(``http.client``, reconnecting when the server closes the connection), after a short warm-up:
+(``http.client`` keep-alive connections, reopened when the server closes one), after a short warm-up:
 
 (a) ``POST /classify`` with one review; (b) ``POST /classify`` with batches of 100 reviews;
 (c) ``GET /health``, the HTTP ceiling of this server and client; (d) the naive baseline.
@@ -309,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds of unmeasured load first (default 1.5)")
     parser.add_argument("--concurrency", type=int, default=12, help="client threads = connections (default 12)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (1 = sync worker)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker (default 4, as `reviewnlp serve`: gthread; 1 = sync worker)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

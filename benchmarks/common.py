@@ -144,44 +144,54 @@ def percentile(xs: Sequence[float], q: float) -> float:
 
 
 def time_per_item(fns: dict[str, Callable[[Any], Any]], items: Sequence[Any], rounds: int = 3,
-                  warmup: int = 5, clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, float]]:
+                  warmup: int = 5) -> dict[str, dict[str, float]]:
     """Time each function on each item, one call at a time, interleaved (item by item, function by
     function) so that load on a shared machine hits every function alike.
 
-    Returns, per function: ``median`` (the median over rounds of the per-round median per call, in
-    seconds), ``p90``, ``mean`` (over every call) and ``calls``.
+    Returns, per function, in seconds per call: ``median`` (wall clock, ``time.perf_counter``: the
+    median over rounds of the per-round median), ``cpu_median`` (the same with
+    ``time.process_time``), ``p90`` and ``mean`` (wall, over every call) and ``calls``.
     """
     for fn in fns.values():
         for x in list(items)[:warmup]:
             fn(x)
-    per_round: dict[str, list[float]] = {k: [] for k in fns}
+    wall_rounds: dict[str, list[float]] = {k: [] for k in fns}
+    cpu_rounds: dict[str, list[float]] = {k: [] for k in fns}
     every: dict[str, list[float]] = {k: [] for k in fns}
     gc.collect()
+    wall, cpu = time.perf_counter, time.process_time
     for _ in range(rounds):
-        samples: dict[str, list[float]] = {k: [] for k in fns}
+        ws: dict[str, list[float]] = {k: [] for k in fns}
+        cs: dict[str, list[float]] = {k: [] for k in fns}
         for x in items:
             for name, fn in fns.items():
-                t0 = clock()
+                c0, t0 = cpu(), wall()
                 fn(x)
-                samples[name].append(clock() - t0)
+                t1, c1 = wall(), cpu()
+                ws[name].append(t1 - t0)
+                cs[name].append(c1 - c0)
         for name in fns:
-            per_round[name].append(median(samples[name]))
-            every[name].extend(samples[name])
-    return {name: {"median": median(per_round[name]), "p90": percentile(every[name], 0.9),
-                   "mean": float(statistics.fmean(every[name])), "calls": len(every[name])} for name in fns}
+            wall_rounds[name].append(median(ws[name]))
+            cpu_rounds[name].append(median(cs[name]))
+            every[name].extend(ws[name])
+    return {name: {"median": median(wall_rounds[name]), "cpu_median": median(cpu_rounds[name]),
+                   "p90": percentile(every[name], 0.9), "mean": float(statistics.fmean(every[name])),
+                   "calls": len(every[name])} for name in fns}
 
 
-def time_blocks(fns: dict[str, Callable[[], Any]], repeats: int = 3,
-                clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, Any]]:
-    """Time whole calls (``fn()``), alternating the functions on each repeat; median of repeats."""
+def time_blocks(fns: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, dict[str, Any]]:
+    """Time whole calls (``fn()``), alternating the functions on each repeat; median of repeats of
+    the wall clock (``median``, ``runs``) and of the CPU time (``cpu_median``, ``cpu_runs``)."""
     runs: dict[str, list[float]] = {k: [] for k in fns}
+    cpu_runs: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            gc.collect()
-            t0 = clock()
-            fn()
-            runs[name].append(clock() - t0)
-    return {name: {"median": median(v), "runs": [round(x, 6) for x in v]} for name, v in runs.items()}
+            w, c, _ = wall_and_cpu(fn)
+            runs[name].append(w)
+            cpu_runs[name].append(c)
+    return {name: {"median": median(runs[name]), "runs": [round(x, 6) for x in runs[name]],
+                   "cpu_median": median(cpu_runs[name]), "cpu_runs": [round(x, 6) for x in cpu_runs[name]]}
+            for name in fns}
 
 
 def wall_and_cpu(fn: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -49,11 +49,13 @@ def _negated(text: str, start: int) -> bool:
     return bool(_EN_NEG.search(before))
 
 
+@lru_cache(maxsize=512)
 def scan(text: str) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Return ``(hits, negated)``: matched phrases per lexicon, split by negation.
 
     ``text`` should be normalized (lower-case Latin, simplified Chinese). Keys ending in ``!``
-    hold the hits of the lexicon's *strong* cues only.
+    hold the hits of the lexicon's *strong* cues only. Results are memoized (a review is scanned
+    for features, flag rules and the explanation); treat them as read-only.
     """
     hits: dict[str, tuple[str, ...]] = {}
     neg: dict[str, tuple[str, ...]] = {}
@@ -89,13 +91,16 @@ def lexicon_vector(text: str) -> np.ndarray:
 
 
 def strong_hits(text: str) -> frozenset[str]:
-    """Names of the flags whose strong cues occur, not negated, in normalized ``text``.
+    """``flag@lang`` for each flag whose strong cues occur, not negated, in normalized ``text``.
 
-    >>> sorted(strong_hits("充电器冒烟了，我要找律师"))
-    ['legal', 'safety']
+    ``lang`` is ``en`` for a Latin-script cue and ``zh`` otherwise, so that the rule can be tuned
+    per language.
+
+    >>> sorted(strong_hits("充电器冒烟了，我要找lawyer"))
+    ['legal@en', 'safety@zh']
     """
     hits = scan(text)[0]
-    return frozenset(n for n in STRONG if hits[n + "!"])
+    return frozenset(f"{n}@{'en' if h.isascii() else 'zh'}" for n in STRONG for h in hits[n + "!"])
 
 
 def negated_only(text: str) -> frozenset[str]:

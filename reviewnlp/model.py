@@ -172,7 +172,7 @@ def build_pipeline(**params: Any) -> Pipeline:
 def default_thresholds() -> dict[str, float]:
     """0.5 for every head; the strong-lexicon rules off; the flag severity floor on."""
     out = {h: 0.5 for h in HEADS}
-    out.update({f"lexicon:{f}": 0.0 for f in FLAGS})
+    out.update({f"lexicon:{f}@{lang}": 0.0 for f in FLAGS for lang in ("zh", "en")})
     out["rule:flag_floor"] = 1.0
     return out
 
@@ -199,7 +199,7 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     - severity = 1 + the number of higher cumulative heads over their thresholds;
     - a complaint always gets at least one cause (the most probable one);
     - a flag is set when its head passes its threshold, or when a strong lexicon cue occurs and the
-      dev-tuned rule ``lexicon:<flag>`` is on;
+      dev-tuned rule ``lexicon:<flag>@<lang>`` is on;
     - a flag whose lexicon cues are all negated (``negated``) is not set ("没有过敏");
     - a flag makes it a complaint; any flag means at least ``high``, ``legal``/``media`` mean
       ``critical`` (LABELS.md §2-4).
@@ -211,7 +211,9 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     sev_p = severity_distribution(probs[_SEV_SLICE])
     flags = tuple(f for f, p in zip(FLAGS, probs[_FLAG_SLICE])
                   if f not in negated
-                  and (p >= thresholds[f"flag:{f}"] or (f in strong and thresholds.get(f"lexicon:{f}", 0.0) >= 0.5)))
+                  and (p >= thresholds[f"flag:{f}"]
+                       or any(f"{f}@{lang}" in strong and thresholds.get(f"lexicon:{f}@{lang}", 0.0) >= 0.5
+                              for lang in ("zh", "en"))))
     complaint = cum[0] >= thresholds[SEVERITY_HEADS[0]] or bool(flags)
     if not complaint:
         return (), "none", sev_p, (), float(sev_p[0])

@@ -115,11 +115,17 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
 
     for f in FLAGS:
         j = HEADS.index(f"flag:{f}")
-        y = Y[:, j] > 0.5
-        base = P[:, j] >= out[f"flag:{f}"]
-        with_rule = base | np.array([f in s for s in strong])
-        # too few dev positives to measure: trust the curated strong cues
-        out[f"lexicon:{f}"] = 1.0 if y.sum() < 3 or f1(with_rule, y) > f1(base, y) + 1e-9 else 0.0
+        for lang in ("zh", "en"):
+            key = f"{f}@{lang}"
+            y = Y[:, j] > 0.5
+            base = P[:, j] >= out[f"flag:{f}"]
+            fires = np.array([key in s for s in strong])
+            # judge the rule where it can fire: dev rows of that cue language
+            in_lang = np.array([(r["lang"] == "en") == (lang == "en") for r in dev_rows])
+            y_l, base_l = y[in_lang], base[in_lang]
+            with_rule = base_l | fires[in_lang]
+            # too few dev positives to measure: trust the curated strong cues
+            out[f"lexicon:{key}"] = 1.0 if y_l.sum() < 3 or f1(with_rule, y_l) > f1(base_l, y_l) + 1e-9 else 0.0
     out["rule:flag_floor"] = 1.0
     model.thresholds = out
     return out

@@ -40,8 +40,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     p.add_argument("--workers", type=_positive, default=2,
                    help="gunicorn worker processes, each with its own copy of the model (default 2)")
-    p.add_argument("--threads", type=_positive, default=None,
-                   help="threads per worker (gunicorn: default 1, the sync worker; waitress: default 4)")
+    p.add_argument("--threads", type=_positive, default=4,
+                   help="threads per worker (default 4: gunicorn's gthread worker, with HTTP keep-alive; "
+                        "1: the sync worker, one connection per request)")
     p.add_argument("--store", help="escalation store: SQLite path or postgresql:// URL "
                                    "(default: reviewnlp-escalations.db in the working directory)")
     p.add_argument("--model", help="model directory (default: the shipped model)")
@@ -150,8 +151,8 @@ def _bind(host: str, port: int) -> str:
 
 
 def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
-    """gunicorn settings for ``args``: sync workers (gthread with --threads > 1), no preload, JSON logs."""
-    threads = args.threads or 1
+    """gunicorn settings for ``args``: gthread workers (sync with --threads 1), no preload, JSON logs."""
+    threads = args.threads
     return {
         "bind": [_bind(args.host, args.port)],
         "workers": args.workers,
@@ -202,7 +203,7 @@ def _serve_waitress(args: argparse.Namespace, overrides: Mapping[str, Any]) -> i
         logger.info("waitress runs one process; --workers %d is ignored (use --threads)", args.workers)
     app = create_app(config_file=args.config, overrides=overrides)
     try:
-        waitress.serve(app, host=args.host, port=args.port, threads=args.threads or 4, ident="reviewnlp")
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="reviewnlp")
     finally:
         app.extensions["reviewnlp"].close()
     return 0

@@ -116,7 +116,8 @@ def _handle_store_error(error: StoreError) -> Response:
     # The message names the store's location (a path or a URL): log it, do not send it.
     logger.error("escalation store error: %s", error)
     return error_response(APIError(503, "store_unavailable",
-                                   "the escalation store is unavailable; nothing was stored, retry later",
+                                   "the escalation store is unavailable: retry the request later (retries are "
+                                   "idempotent: a review's escalation is stored once)",
                                    headers={"Retry-After": "5"}))
 
 

@@ -157,7 +157,8 @@ _ERROR_TEXT = {
     409: "The escalation cannot move to that status from its current one.",
     413: "Body, batch or text over the limit.",
     415: "The body is not application/json.",
-    503: "The escalation store (or the model) is unavailable; nothing was stored. Retry (ids make it idempotent).",
+    503: "The escalation store is unavailable. No result is returned; in a batch, escalations before the failing "
+         "one may be stored: retry the request (a review's escalation is stored once).",
 }
 
 

@@ -139,12 +139,31 @@ def test_store_failure_is_503_and_never_claims_stored(app, client, state, monkey
     response = post(client, {"id": "esc-down", "text": escalating_text})
     error = assert_error(response, 503, "store_unavailable")
     assert "/secret/path" not in response.get_data(as_text=True)
-    assert "stored" not in response.get_data(as_text=True).replace("nothing was stored", "")
+    assert '"stored"' not in response.get_data(as_text=True)
     assert "escalation" not in response.get_json()
     assert response.headers["Retry-After"]
     assert error["message"]
     monkeypatch.undo()
     assert stored(app, "esc-down") == []
+
+
+def test_batch_retry_after_a_store_failure_stores_each_escalation_once(app, client, state, monkeypatch,
+                                                                        escalating_text):
+    real_put, calls = state.store.put, []
+
+    def put_then_fail(prediction, decision, text=""):
+        calls.append(prediction.review_id)
+        if len(calls) == 2:
+            raise StoreError("disk I/O error")
+        return real_put(prediction, decision, text=text)
+
+    monkeypatch.setattr(state.store, "put", put_then_fail)
+    batch = {"reviews": [{"id": "partial-1", "text": escalating_text}, {"id": "partial-2", "text": escalating_text}]}
+    assert_error(post(client, batch), 503, "store_unavailable")
+    monkeypatch.undo()
+    retried = post(client, batch).get_json()["results"]
+    assert [r["escalation"]["created"] for r in retried] == [False, True]
+    assert len(stored(app, "partial-1")) == len(stored(app, "partial-2")) == 1
 
 
 def test_store_failure_does_not_affect_reviews_that_do_not_escalate(client, state, monkeypatch, calm_text):

@@ -7,7 +7,7 @@ import threading
 from datetime import timezone
 
 import pytest
-from store_helpers import make_decision, make_prediction, raw_execute, raw_query
+from .store_helpers import make_decision, make_prediction, raw_execute, raw_query
 
 from reviewnlp.errors import StoreError
 from reviewnlp.store import EscalationStore, TransitionError, UnknownEscalationError, open_store

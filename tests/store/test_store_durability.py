@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
-from store_helpers import make_decision, make_prediction, put_many, raw_query
+from .store_helpers import make_decision, make_prediction, put_many, raw_query
 
 from reviewnlp.errors import StoreError
 from reviewnlp.store import open_store

@@ -9,7 +9,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from store_helpers import make_decision, make_prediction
+from .store_helpers import make_decision, make_prediction
 
 from reviewnlp.store import open_store
 from reviewnlp.store.webhook import WebhookForwarder
