@@ -114,6 +114,8 @@ def run_classify(src: Path, out: Path, jobs: int, chunk_size: int = 2000, sample
         "max_rss_second_half_mb": round(max(half) / 2**20, 1) if half else None,
         "ru_maxrss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "output_mb": round(out.stat().st_size / 2**20, 1),
+        # (seconds, MB) at about 40 evenly spaced moments: flat memory is a flat line
+        "timeline_mb": [(t, round(rss / 2**20)) for t, rss in timeline[:: max(1, len(timeline) // 40)]],
     }
 
 

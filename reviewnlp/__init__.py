@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.3.0"
 
-__all__ = ["load", "Prediction", "RoutingDecision", "Review", "normalize", "segment", "__version__"]
+__all__ = ["load", "Prediction", "RoutingDecision", "Review", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .normalize import normalize
-    from .segment import segment
     from .types import Prediction, Review, RoutingDecision
 
 
@@ -35,12 +33,4 @@ def __getattr__(name: str) -> Any:
         from . import types
 
         return getattr(types, name)
-    if name == "normalize":
-        from .normalize import normalize
-
-        return normalize
-    if name == "segment":
-        from .segment import segment
-
-        return segment
     raise AttributeError(f"module 'reviewnlp' has no attribute {name!r}")

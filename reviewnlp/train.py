@@ -162,7 +162,10 @@ def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[st
     metrics["data"] = {"path": str(data), "train": len(train_rows), "dev": len(dev_rows),
                        "weak": str(weak) if weak else None, "weak_rows": len(weak_rows), "weak_weight": weak_weight}
     if out is not None:
-        version = version or f"{__version__}+{data_hash(train_rows)[:8]}.s{seed}"
+        recipe = hashlib.sha256(json.dumps([data_hash(train_rows), len(weak_rows), weak_weight,
+                                            sorted(dict(DEFAULT_PARAMS, **(params or {})).items())],
+                                           default=str).encode()).hexdigest()
+        version = version or f"{__version__}+{recipe[:8]}.s{seed}"
         save_model(model, out, version=version, training_data_hash=data_hash(train_rows), metrics=metrics,
                    extra={"params": {k: v for k, v in dict(DEFAULT_PARAMS, **(params or {})).items()},
                           "seed": seed, "thresholds_tuned_on": "dev",
