@@ -5,10 +5,11 @@ import argparse
 import json
 
 import pytest
-from .store_helpers import make_decision, make_prediction
 
 from reviewnlp.escalations_cli import register
 from reviewnlp.store import open_store
+
+from .store_helpers import make_decision, make_prediction
 
 
 def run(*argv: str) -> int:

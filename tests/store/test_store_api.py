@@ -7,10 +7,11 @@ import threading
 from datetime import timezone
 
 import pytest
-from .store_helpers import make_decision, make_prediction, raw_execute, raw_query
 
 from reviewnlp.errors import StoreError
 from reviewnlp.store import EscalationStore, TransitionError, UnknownEscalationError, open_store
+
+from .store_helpers import make_decision, make_prediction, raw_execute, raw_query
 
 
 def put(store, review_id, **kwargs):

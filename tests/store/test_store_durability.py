@@ -15,10 +15,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
-from .store_helpers import make_decision, make_prediction, put_many, raw_query
 
 from reviewnlp.errors import StoreError
 from reviewnlp.store import open_store
+
+from .store_helpers import make_decision, make_prediction, put_many, raw_query
 
 HELPERS = Path(__file__).with_name("store_helpers.py")
 REVIEW_IDS = [f"review-{i}" for i in range(30)]

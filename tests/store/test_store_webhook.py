@@ -9,10 +9,11 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from .store_helpers import make_decision, make_prediction
 
 from reviewnlp.store import open_store
 from reviewnlp.store.webhook import WebhookForwarder
+
+from .store_helpers import make_decision, make_prediction
 
 FAST = {"base_delay": 0.05, "max_delay": 0.2, "timeout": 2.0, "lease": 5.0, "poll_interval": 0.05}
 
