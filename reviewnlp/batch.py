@@ -21,8 +21,8 @@ checkpoint ``<output>.progress.json`` is replaced atomically. It records the inp
 (row index for Parquet), the rows done and the output and errors file sizes. Resuming truncates
 the output back to the checkpointed size (dropping a half-written chunk), seeks the input to the
 offset and continues, so a ``kill -9`` at any moment loses and duplicates nothing. Parquet output is
-written as one part file per chunk under ``<output>.parts/`` and merged into ``<output>`` (one row
-group per part, streamed) when the input is exhausted. The checkpoint is removed after success.
+written as one part file per chunk under ``<output>.parts/`` and merged into ``<output>`` when the
+input is exhausted (streamed, in row groups of about 32k rows). The checkpoint is removed after success.
 
 Bad rows (non-string, empty or too long text, malformed JSON, invalid UTF-8, wrong CSV field
 count) go to ``<output>.errors.jsonl`` with their position (``file:line``) and are counted in the
@@ -827,15 +827,29 @@ class _ParquetSink(_Sink):
     def state(self) -> dict[str, Any]:
         return {"parts": self.parts}
 
-    def finish(self) -> None:
+    def finish(self, row_group_rows: int = 32768, row_group_bytes: int = 32 << 20) -> None:
+        """Merge the parts into ``<output>``, streaming, in row groups of about ``row_group_rows`` rows.
+
+        Parts are regrouped because a Parquet writer keeps every row group's metadata until it
+        writes the footer: thousands of small row groups would make memory grow with the input.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         tmp = self.path.with_name(self.path.name + ".tmp")
         with pq.ParquetWriter(tmp, self.schema) as writer:
             if self.parts == 0:
                 writer.write_table(self.table([]))
+            buf: list[Any] = []
+            rows = size = 0
             for i in range(self.parts):
-                writer.write_table(pq.read_table(self._part(i), schema=self.schema))
+                part = pq.read_table(self._part(i), schema=self.schema)
+                buf.append(part)
+                rows += part.num_rows
+                size += part.nbytes
+                if rows >= row_group_rows or size >= row_group_bytes or i == self.parts - 1:
+                    writer.write_table(pa.concat_tables(buf), row_group_size=max(rows, 1))
+                    buf, rows, size = [], 0, 0
         os.replace(tmp, self.path)
 
     def cleanup(self) -> None:
