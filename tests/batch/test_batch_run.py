@@ -83,6 +83,7 @@ def test_parquet_output_has_typed_columns(tmp_path, waimai_rows):
     assert schema.field("escalate").type == pa.bool_()
     assert pa.types.is_timestamp(schema.field("due_at").type)
     assert pq.ParquetFile(out).metadata.num_rows == 40
+    assert pq.ParquetFile(out).metadata.num_row_groups == 1  # the 3 chunk parts are merged into one row group
 
 
 def test_jobs_2_keeps_input_order_and_results(tmp_path, waimai_rows, reference):
