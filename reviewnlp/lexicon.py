@@ -20,6 +20,7 @@ import numpy as np
 
 LEXICONS: tuple[str, ...] = ("safety", "legal", "media", "fraud", "privacy", "escalation")
 
+_LATIN = re.compile("[a-z]")
 _ZH_NEG = ("没有", "没", "不", "无", "未", "并未", "从未", "并没有", "不是", "不会", "别")
 _EN_NEG = re.compile(r"\b(?:no|not|never|without|nor|n't|none|zero)\b(?:\s+\w+){0,2}\s*$")
 _ZH_NEG_RE = re.compile("(?:" + "|".join(sorted(_ZH_NEG, key=len, reverse=True)) + r")[\u4e00-\u9fff]{0,2}$")
@@ -93,14 +94,14 @@ def lexicon_vector(text: str) -> np.ndarray:
 def strong_hits(text: str) -> frozenset[str]:
     """``flag@lang`` for each flag whose strong cues occur, not negated, in normalized ``text``.
 
-    ``lang`` is ``en`` for a Latin-script cue and ``zh`` otherwise, so that the rule can be tuned
-    per language.
+    ``lang`` is ``en`` for a cue with Latin letters and ``zh`` otherwise (``12315`` is a Chinese
+    cue), so that the rule can be tuned per language.
 
-    >>> sorted(strong_hits("充电器冒烟了，我要找lawyer"))
-    ['legal@en', 'safety@zh']
+    >>> sorted(strong_hits("充电器冒烟了，我要找lawyer，打12315"))
+    ['legal@en', 'legal@zh', 'safety@zh']
     """
     hits = scan(text)[0]
-    return frozenset(f"{n}@{'en' if h.isascii() else 'zh'}" for n in STRONG for h in hits[n + "!"])
+    return frozenset(f"{n}@{'en' if _LATIN.search(h) else 'zh'}" for n in STRONG for h in hits[n + "!"])
 
 
 def negated_only(text: str) -> frozenset[str]:
