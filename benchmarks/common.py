@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,6 +131,56 @@ def gold(split: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+# -- per-text caches ------------------------------------------------------------------------------
+def text_caches() -> dict[str, Any]:
+    """The memoizing caches (``functools.lru_cache``/``cache``) of the loaded reviewnlp modules that
+    take arguments (per-text caches such as ``reviewnlp.lexicon.scan``), by qualified name.
+
+    Argument-less cached loaders (dictionaries, compiled patterns) are left alone: a serving process
+    keeps those. Per-text caches are cleared before every timed call so that each call costs what an
+    unseen review costs, and a peer timed right after ours on the same text gets no free hits.
+    """
+    import inspect
+
+    out: dict[str, Any] = {}
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or not (modname == "reviewnlp" or modname.startswith("reviewnlp.")):
+            continue
+        for attr, obj in list(vars(mod).items()):
+            if not (callable(getattr(obj, "cache_clear", None)) and callable(getattr(obj, "cache_info", None))):
+                continue
+            fn = getattr(obj, "__wrapped__", None)
+            if fn is None or getattr(fn, "__module__", modname) != modname:
+                continue
+            try:
+                n_params = len(inspect.signature(fn).parameters)
+            except (TypeError, ValueError):
+                continue
+            if n_params:
+                out[f"{modname}.{attr}"] = obj
+    return out
+
+
+class Fresh:
+    """``fresh()`` clears the per-text caches found by :func:`text_caches` (rediscovered on ``refresh``)."""
+
+    def __init__(self):
+        self.caches: dict[str, Any] = {}
+        self.seen: set[str] = set()
+        self._n_modules = -1
+
+    def refresh(self) -> None:
+        self.caches = text_caches()
+        self.seen.update(self.caches)
+        self._n_modules = len(sys.modules)
+
+    def __call__(self) -> None:
+        if len(sys.modules) != self._n_modules:  # something new was imported since the last look
+            self.refresh()
+        for c in self.caches.values():
+            c.cache_clear()
+
+
 # -- timing ---------------------------------------------------------------------------------------
 def median(xs: Sequence[float]) -> float:
     return float(statistics.median(xs))
@@ -144,13 +195,14 @@ def percentile(xs: Sequence[float], q: float) -> float:
 
 
 def time_per_item(fns: dict[str, Callable[[Any], Any]], items: Sequence[Any], rounds: int = 3,
-                  warmup: int = 5) -> dict[str, dict[str, float]]:
+                  warmup: int = 5, before: Callable[[], Any] | None = None) -> dict[str, dict[str, float]]:
     """Time each function on each item, one call at a time, interleaved (item by item, function by
     function) so that load on a shared machine hits every function alike.
 
     Returns, per function, in seconds per call: ``median`` (wall clock, ``time.perf_counter``: the
     median over rounds of the per-round median), ``cpu_median`` (the same with
     ``time.process_time``), ``p90`` and ``mean`` (wall, over every call) and ``calls``.
+    ``before()``, when given, runs before every timed call, outside the timed region.
     """
     for fn in fns.values():
         for x in list(items)[:warmup]:
@@ -165,6 +217,8 @@ def time_per_item(fns: dict[str, Callable[[Any], Any]], items: Sequence[Any], ro
         cs: dict[str, list[float]] = {k: [] for k in fns}
         for x in items:
             for name, fn in fns.items():
+                if before is not None:
+                    before()
                 c0, t0 = cpu(), wall()
                 fn(x)
                 t1, c1 = wall(), cpu()
@@ -179,14 +233,15 @@ def time_per_item(fns: dict[str, Callable[[Any], Any]], items: Sequence[Any], ro
                    "calls": len(every[name])} for name in fns}
 
 
-def time_blocks(fns: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, dict[str, Any]]:
+def time_blocks(fns: dict[str, Callable[[], Any]], repeats: int = 3,
+                before: Callable[[], Any] | None = None) -> dict[str, dict[str, Any]]:
     """Time whole calls (``fn()``), alternating the functions on each repeat; median of repeats of
     the wall clock (``median``, ``runs``) and of the CPU time (``cpu_median``, ``cpu_runs``)."""
     runs: dict[str, list[float]] = {k: [] for k in fns}
     cpu_runs: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            w, c, _ = wall_and_cpu(fn)
+            w, c, _ = wall_and_cpu(fn, before)
             runs[name].append(w)
             cpu_runs[name].append(c)
     return {name: {"median": median(runs[name]), "runs": [round(x, 6) for x in runs[name]],
@@ -194,8 +249,10 @@ def time_blocks(fns: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str
             for name in fns}
 
 
-def wall_and_cpu(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+def wall_and_cpu(fn: Callable[[], Any], before: Callable[[], Any] | None = None) -> tuple[float, float, Any]:
     gc.collect()
+    if before is not None:
+        before()
     w, c = time.perf_counter(), time.process_time()
     out = fn()
     return time.perf_counter() - w, time.process_time() - c, out
@@ -231,6 +288,25 @@ def loadavg() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (OSError, AttributeError):
         return None
+
+
+def code_fingerprint() -> dict[str, Any]:
+    """sha256 of the library sources measured (there is no VCS call here): all of ``reviewnlp/**/*.py``
+    and, separately, the modules on the inference path."""
+    import hashlib
+
+    pkg = ROOT / "reviewnlp"
+    files = sorted(pkg.rglob("*.py"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    key = {}
+    for name in ("lean.py", "model.py", "lexicon.py", "segment.py", "normalize.py", "features.py", "train.py"):
+        f = pkg / name
+        if f.is_file():
+            key[name] = hashlib.sha256(f.read_bytes()).hexdigest()[:12]
+    return {"reviewnlp_py_sha256": h.hexdigest()[:16], "files": len(files), "inference_path": key}
 
 
 def machine_info() -> dict[str, Any]:

@@ -59,7 +59,7 @@ MODES: dict[str, dict[str, Any]] = {
                   snownlp_rounds=1, breakdown=False, scaling_reps_cap=3),
     "default": dict(single_n=150, single_rounds=3, batch_n=10000, batch_repeats=3,
                     batch_sizes=(1, 10, 100, 1000, 10000), seg_n=1000, seg_rounds=3,
-                    length_counts={10: 60, 100: 40, 1000: 12, 10000: 4}, length_rounds=3, cold_repeats=3,
+                    length_counts={10: 60, 100: 40, 1000: 20, 10000: 6}, length_rounds=5, cold_repeats=3,
                     cold_warmup=True, train_rows=None, dev_rows=None, ft_epoch=25, snownlp_n=100,
                     snownlp_rounds=2, breakdown=True, scaling_reps_cap=30),
 }
@@ -108,6 +108,7 @@ class Suite:
         self.seed = seed
         self.rows: list[dict[str, Any]] = []
         self.corpus = Corpus(seed)
+        self.fresh = common.Fresh()
         self.model = None
         self.fresh_model = None
         self.train_seconds = None
@@ -128,6 +129,7 @@ class Suite:
 
             self.model = reviewnlp.load()
             self.model.classify(self.corpus.mix(1)[0])  # builds the lean scorer, loads the dictionary
+            self.fresh.refresh()
         return self.model
 
     def batch_texts(self) -> list[str]:
@@ -245,7 +247,7 @@ def bench_single(s: Suite) -> None:
         "lean": lambda x: m.predict_proba([x[0]]),
         "classify": lambda x: m.classify(x[0]),
         "sklearn": lambda x: pipe.predict_proba([x[1]]),
-    }, items, rounds=s.cfg["single_rounds"], warmup=min(5, len(items)))
+    }, items, rounds=s.cfg["single_rounds"], warmup=min(5, len(items)), before=s.fresh)
     peer = res["sklearn"]["median"] * US
     ex = {k: {"median_us": round(v["median"] * US, 1), "p90_us": round(v["p90"] * US, 1),
               "mean_us": round(v["mean"] * US, 1)} for k, v in res.items()}
@@ -268,7 +270,7 @@ def _batch_measure(s: Suite, texts: list[str], repeats: int) -> dict[str, Any]:
     m = s.load_model()
     norm = [normalize(t) for t in texts]
     res = time_blocks({"lean": lambda: m.predict_proba(texts), "sklearn": lambda: m.pipeline.predict_proba(norm)},
-                      repeats=repeats)
+                      repeats=repeats, before=s.fresh)
     return res
 
 
@@ -279,7 +281,7 @@ def bench_batch(s: Suite) -> None:
     texts = s.batch_texts()
     m.predict_proba(texts[:50])  # warm-up
     m.pipeline.predict_proba([normalize(t) for t in texts[:50]])
-    norm_wall, norm_cpu, _ = wall_and_cpu(lambda: [normalize(t) for t in texts])
+    norm_wall, norm_cpu, _ = wall_and_cpu(lambda: [normalize(t) for t in texts], before=s.fresh)
     res = _batch_measure(s, texts, s.cfg["batch_repeats"])
     s._batch_result = res
     n = len(texts)
@@ -390,7 +392,7 @@ def bench_length_scaling(s: Suite) -> None:
             items = [(t, normalize(t)) for t in texts]
             res = time_per_item({"lean": lambda x: m.predict_proba([x[0]]),
                                  "sklearn": lambda x: pipe.predict_proba([x[1]])},
-                                items, rounds=s.cfg["length_rounds"], warmup=1)
+                                items, rounds=s.cfg["length_rounds"], warmup=1, before=s.fresh)
             sizes.append(length)
             ours_t.append(res["lean"]["cpu_median"])
             peer_t.append(res["sklearn"]["cpu_median"])
@@ -430,7 +432,7 @@ def bench_segmentation(s: Suite) -> None:
         "predict": lambda: [m.predict_proba([t]) for t in texts],
         "classify": lambda: [m.classify(t) for t in texts],
         "jieba": lambda: [jieba.lcut(n) for n in norms],
-    }, repeats=s.cfg["seg_rounds"])
+    }, repeats=s.cfg["seg_rounds"], before=s.fresh)
     per = {k: v["cpu_median"] / len(texts) * US for k, v in res.items()}
     s.add(make_row(
         "segmentation_share", "segmentation CPU time vs per-review CPU time (µs)", per["segment"], per["predict"],
@@ -456,7 +458,7 @@ def bench_snownlp(s: Suite) -> None:
     _ = SnowNLP(texts[0]).sentiments
     first = time.perf_counter() - t0
     res = time_per_item({"ours": lambda t: m.classify(t), "snownlp": lambda t: SnowNLP(t).sentiments},
-                        texts, rounds=s.cfg["snownlp_rounds"], warmup=min(3, len(texts)))
+                        texts, rounds=s.cfg["snownlp_rounds"], warmup=min(3, len(texts)), before=s.fresh)
     s.add(make_row(
         "snownlp_sentiment", "zh review: our classify() vs SnowNLP sentiment, median (µs)",
         res["ours"]["median"] * US, res["snownlp"]["median"] * US, "µs",
@@ -475,10 +477,10 @@ def bench_training(s: Suite) -> None:
     if s.cfg["train_rows"]:
         rows = rows[:s.cfg["train_rows"]]
     get_tokenizer()
-    seg_runs = [wall_and_cpu(lambda: [segment(normalize(r["text"])) for r in rows])[:2]
+    seg_runs = [wall_and_cpu(lambda: [segment(normalize(r["text"])) for r in rows], before=s.fresh)[:2]
                 for _ in range(s.cfg["seg_rounds"])]
     seg_wall, seg_cpu = median([x[0] for x in seg_runs]), median([x[1] for x in seg_runs])
-    fit_wall, fit_cpu, model = wall_and_cpu(lambda: fit(rows))
+    fit_wall, fit_cpu, model = wall_and_cpu(lambda: fit(rows), before=s.fresh)
     s.fresh_model = model
     s.train_seconds = fit_wall
     extra: dict[str, Any] = {
@@ -492,8 +494,8 @@ def bench_training(s: Suite) -> None:
         from reviewnlp.features import TextFeatures
 
         fparams = {k.split("__", 1)[1]: v for k, v in DEFAULT_PARAMS.items() if k.startswith("features__")}
-        nw, _, norm = wall_and_cpu(lambda: [normalize(r["text"]) for r in rows])
-        fw, _, _ = wall_and_cpu(lambda: TextFeatures(**fparams).fit_transform(norm))
+        nw, _, norm = wall_and_cpu(lambda: [normalize(r["text"]) for r in rows], before=s.fresh)
+        fw, _, _ = wall_and_cpu(lambda: TextFeatures(**fparams).fit_transform(norm), before=s.fresh)
         extra["breakdown_s"] = {
             "normalize": round(nw, 3),
             "features_fit_transform": round(fw, 3),
@@ -581,7 +583,7 @@ def bench_fasttext(s: Suite) -> None:
     res = time_per_item({"ours": lambda t: ours_model.predict_proba([t]),
                          "fasttext": lambda t: top(ftc, toks(t)),
                          "fasttext_predict_only": lambda t: top(ftc, tok_map[t])},
-                        dev_texts, rounds=2 if s.mode != "quick" else 1, warmup=5)
+                        dev_texts, rounds=2 if s.mode != "quick" else 1, warmup=5, before=s.fresh)
     common_extra = {"train_rows": len(train), "dev_rows": len(dev),
                     "fasttext_params": {k: v for k, v in ft_params.items() if k != "verbose"},
                     "fasttext_input": "normalize + reviewnlp.segment tokens joined by spaces"}
@@ -698,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         before = len(suite.rows)
         try:
+            suite.fresh.refresh()
             fn(suite)
         except Exception as exc:  # a broken peer must not hide the other figures; the row says why
             import traceback
@@ -733,10 +736,13 @@ def main(argv: list[str] | None = None) -> int:
         "budget_s": BUDGET_S if mode == "default" else (60 if mode == "quick" else None),
         "bench_seconds": timings,
         "machine": machine,
-        "model": {"version": suite.model.version if suite.model else None, "source": "reviewnlp.load() (shipped)"},
+        "model": {"version": suite.model.version if suite.model else None, "source": "reviewnlp.load() (shipped)",
+                  "artifact_sha256": (suite.model.metadata.get("sha256") or "")[:16] if suite.model else None},
+        "code": common.code_fingerprint(),
         "corpora": str(common.corpora_dir()),
         "ratio": "figure / peer for every row; for times lower is better",
         "exponent_limit": EXPONENT_LIMIT,
+        "per_text_caches_cleared_before_each_timed_call": sorted(suite.fresh.seen),
         "rows": rows,
         "summary": {"targets": sum(r["pass"] is not None for r in rows),
                     "passed": sum(r["pass"] is True for r in rows),
