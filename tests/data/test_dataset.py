@@ -27,7 +27,7 @@ def test_size_and_rare_case_targets(gold_rows):
 def test_every_row_has_annotator_stratum_and_provenance(gold_rows):
     for r in gold_rows:
         assert r["annotator"] and not r["annotator"].startswith("rule:"), r["id"]
-        assert r["stratum"].split(":")[0] in ("random", "enrich", "enrich2")
+        assert r["stratum"].split(":")[0] in ("random", "enrich", "enrich2", "enrich3", "random3")
         assert ":" in r["source_ref"]
 
 
