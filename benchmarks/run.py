@@ -49,6 +49,7 @@ from common import (  # noqa: E402
 
 BUDGET_S = 300
 BATCH_SIZES = (1, 10, 100, 1000, 10000, 100000)
+SMALL_SAMPLE = 200  # reviews shared by the batch sizes 1, 10 and 100
 LENGTHS = (10, 100, 1000, 10000)
 EXPONENT_LIMIT = 1.1  # "nothing may grow faster than linearly": 1.0 plus 0.1 for timing noise
 
@@ -56,12 +57,12 @@ MODES: dict[str, dict[str, Any]] = {
     "quick": dict(single_n=8, single_rounds=1, batch_n=300, batch_repeats=1, batch_sizes=(1, 10, 100),
                   seg_n=60, seg_rounds=1, length_counts={10: 3, 100: 2, 1000: 1, 10000: 1}, length_rounds=1,
                   cold_repeats=1, cold_warmup=False, train_rows=300, dev_rows=100, ft_epoch=5, snownlp_n=5,
-                  snownlp_rounds=1, breakdown=False, scaling_reps_cap=3),
+                  snownlp_rounds=1, breakdown=False, scaling_repeats=1),
     "default": dict(single_n=150, single_rounds=3, batch_n=10000, batch_repeats=3,
-                    batch_sizes=(1, 10, 100, 1000, 10000), seg_n=1000, seg_rounds=3,
-                    length_counts={10: 60, 100: 40, 1000: 20, 10000: 6}, length_rounds=5, cold_repeats=3,
+                    batch_sizes=(1, 10, 100, 1000, 10000), seg_n=600, seg_rounds=3,
+                    length_counts={10: 60, 100: 40, 1000: 20, 10000: 6}, length_rounds=3, cold_repeats=3,
                     cold_warmup=True, train_rows=None, dev_rows=None, ft_epoch=25, snownlp_n=100,
-                    snownlp_rounds=2, breakdown=True, scaling_reps_cap=30),
+                    snownlp_rounds=2, breakdown=True, scaling_repeats=2),
 }
 MODES["full"] = dict(MODES["default"], batch_sizes=BATCH_SIZES)
 
@@ -270,7 +271,7 @@ def _batch_measure(s: Suite, texts: list[str], repeats: int) -> dict[str, Any]:
     m = s.load_model()
     norm = [normalize(t) for t in texts]
     res = time_blocks({"lean": lambda: m.predict_proba(texts), "sklearn": lambda: m.pipeline.predict_proba(norm)},
-                      repeats=repeats, before=s.fresh)
+                      repeats=repeats, before=s.fresh, collect=len(texts) >= 1000)
     return res
 
 
@@ -319,25 +320,35 @@ def bench_batch_scaling(s: Suite) -> None:
         extra: dict[str, Any] = {}
         if size == len(base) and s._batch_result is not None:
             res, reps = s._batch_result, s.cfg["batch_repeats"]
+            sample = base
             extra["shared_with"] = "batch (same texts, same runs; that row shows wall time)"
         elif size > len(base):
-            texts = (base * (size // len(base) + 1))[:size]
+            sample = (base * (size // len(base) + 1))[:size]
             reps = 1
-            res = _batch_measure(s, texts, reps)
+            res = _batch_measure(s, sample, reps)
             extra["input"] = f"{len(base):,} distinct real reviews repeated {size // len(base)} times; 1 repeat"
         else:
-            reps = max(3, min(s.cfg["scaling_reps_cap"], 2000 // size))
-            runs: dict[str, list[float]] = {"lean": [], "sklearn": []}
-            cpus: dict[str, list[float]] = {"lean": [], "sklearn": []}
-            for r in range(reps):
-                start = (r * size) % len(base)
-                texts = (base[start:] + base[:start])[:size]
-                one = _batch_measure(s, texts, 1)
-                for k in runs:
-                    runs[k].append(one[k]["median"])
-                    cpus[k].append(one[k]["cpu_median"])
-            res = {k: {"median": median(runs[k]), "cpu_median": median(cpus[k])} for k in runs}
-            extra["input"] = f"{reps} different slices of the real-review mix, median"
+            # the first max(SMALL_SAMPLE, size) reviews of the mix, cut into batches of `size`; every
+            # batch is timed and the per-review cost is the total over the sample / its size, so sizes
+            # 1, 10 and 100 are measured on exactly the same reviews
+            sample = base[:max(SMALL_SAMPLE, size)]
+            reps = s.cfg["scaling_repeats"] if size < 1000 else s.cfg["batch_repeats"]
+            tot: dict[str, list[float]] = {"lean": [], "sklearn": []}
+            cpu: dict[str, list[float]] = {"lean": [], "sklearn": []}
+            for _ in range(reps):
+                acc_w, acc_c = dict.fromkeys(tot, 0.0), dict.fromkeys(tot, 0.0)
+                for i in range(0, len(sample), size):
+                    one = _batch_measure(s, sample[i:i + size], 1)
+                    for k in tot:
+                        acc_w[k] += one[k]["median"]
+                        acc_c[k] += one[k]["cpu_median"]
+                for k in tot:
+                    tot[k].append(acc_w[k] * size / len(sample))  # time per batch of `size`
+                    cpu[k].append(acc_c[k] * size / len(sample))
+            res = {k: {"median": median(tot[k]), "cpu_median": median(cpu[k])} for k in tot}
+            extra["input"] = (f"the first {len(sample):,} reviews of the mix in {len(sample) // size:,} batches; "
+                              f"median of {reps} passes")
+        extra["sample_chars_per_review"] = round(sum(map(len, sample)) / len(sample), 1)
         sizes.append(size)
         ours_c.append(res["lean"]["cpu_median"])
         peer_c.append(res["sklearn"]["cpu_median"])

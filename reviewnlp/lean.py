@@ -1,27 +1,35 @@
 """The compiled lean scorer: the fitted pipeline as plain dicts and arrays.
 
 scikit-learn pays a fixed overhead of a few milliseconds per call (input validation, sparse
-matrix assembly, one call per head). For one review at a time, the same linear model evaluated
-directly is much faster: n-grams are looked up in a ``dict`` (vocabulary -> column), scaled by
-the IDF array, L2-normalized per block, and the 13 heads are one gather-and-sum over the
-coefficient matrix, followed by the Platt formula ``expit(-(a * d + b))``.
+matrix assembly, one call per head), and importing it costs ~160 MB of memory. The same linear
+model evaluated directly is much cheaper: n-grams are looked up in a ``dict`` (vocabulary ->
+column), scaled by the IDF array, L2-normalized per block, and the 13 heads are one
+gather-and-sum over the coefficient matrix, followed by the Platt formula ``expit(-(a * d + b))``.
+
+The scorer is saved next to the pickled pipeline as ``lean.npz`` (arrays) and ``lean.json``
+(vocabularies and settings), so a serving process loads it without unpickling anything and
+without importing scikit-learn or SciPy.
 
 ``tests/model/test_lean.py`` checks that the probabilities equal the scikit-learn pipeline's to
 1e-9 on thousands of real reviews.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import lexicon
 from .segment import segment
 
 _WS2 = re.compile(r"\s\s+")
+LEAN_ARRAYS = "lean.npz"
+LEAN_JSON = "lean.json"
+_BATCH_CHUNK = 512
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
@@ -33,15 +41,19 @@ class _Block:
 
     __slots__ = ("vocab", "idf", "min_n", "max_n", "sublinear", "offset", "kind")
 
-    def __init__(self, vec, offset: int, kind: str):
-        self.vocab = dict(vec.vocabulary_)
-        self.idf = np.asarray(vec.idf_, dtype=np.float64)
-        self.min_n, self.max_n = vec.ngram_range
-        self.sublinear = bool(vec.sublinear_tf)
-        self.offset = offset
+    def __init__(self, vocab: dict[str, int], idf: np.ndarray, ngram_range, sublinear: bool, offset: int, kind: str):
+        self.vocab = vocab
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.min_n, self.max_n = (int(x) for x in ngram_range)
+        self.sublinear = bool(sublinear)
+        self.offset = int(offset)
         self.kind = kind
+
+    @classmethod
+    def from_vectorizer(cls, vec, offset: int, kind: str) -> _Block:
         if vec.norm != "l2" or not vec.use_idf:
             raise ValueError("lean scorer supports l2-normalized TF-IDF only")
+        return cls(dict(vec.vocabulary_), vec.idf_, vec.ngram_range, vec.sublinear_tf, offset, kind)
 
     def grams(self, text: str, tokens: list[str]):
         if self.kind == "word":
@@ -60,13 +72,12 @@ class _Block:
             out.extend(text[i:i + n] for i in range(n_txt - n + 1))
         return out
 
-    def features(self, text: str, tokens: list[str]) -> tuple[list[int], np.ndarray]:
+    def counts(self, text: str, tokens: list[str]) -> Counter:
         vocab = self.vocab
-        counts = Counter()
-        for g in self.grams(text, tokens):
-            j = vocab.get(g)
-            if j is not None:
-                counts[j] += 1
+        return Counter(j for j in map(vocab.get, self.grams(text, tokens)) if j is not None)
+
+    def features(self, text: str, tokens: list[str]) -> tuple[list[int], np.ndarray]:
+        counts = self.counts(text, tokens)
         if not counts:
             return [], np.empty(0)
         idx = sorted(counts)
@@ -85,15 +96,17 @@ class LeanScorer:
 
     def __init__(self, blocks, lex_offset, lex_weight, coef, intercept, calib_a, calib_b, feature_names):
         self.blocks = blocks
-        self.lex_offset = lex_offset
-        self.lex_weight = lex_weight
+        self.lex_offset = int(lex_offset)
+        self.lex_weight = float(lex_weight)
         self.coef = np.ascontiguousarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
         self.feature_names = feature_names
         self.needs_tokens = any(b.kind == "word" for b in blocks)
+        self.thresholds: dict[str, float] | None = None
 
+    # -- building and saving ------------------------------------------------------------------
     @classmethod
     def from_pipeline(cls, pipeline) -> LeanScorer:
         from .model import HEADS
@@ -102,10 +115,10 @@ class LeanScorer:
         heads = pipeline.named_steps["heads"]
         blocks, offset = [], 0
         if feats.word_ is not None:
-            blocks.append(_Block(feats.word_, offset, "word"))
+            blocks.append(_Block.from_vectorizer(feats.word_, offset, "word"))
             offset += len(feats.word_.vocabulary_)
         if feats.char_ is not None:
-            blocks.append(_Block(feats.char_, offset, "char"))
+            blocks.append(_Block.from_vectorizer(feats.char_, offset, "char"))
             offset += len(feats.char_.vocabulary_)
         lex_weight = float(feats.lexicon_weight or 0.0)
         names = [str(n) for n in feats.feature_names_]
@@ -113,6 +126,40 @@ class LeanScorer:
             raise ValueError(f"model has {heads.coef_.shape[1]} heads, expected {len(HEADS)}")
         return cls(blocks, offset, lex_weight, heads.coef_, heads.intercept_, heads.calib_a_, heads.calib_b_, names)
 
+    def save(self, directory: str | Path, thresholds: dict[str, float] | None = None) -> list[str]:
+        """Write ``lean.npz`` and ``lean.json`` (with the decision thresholds) into ``directory``."""
+        d = Path(directory)
+        arrays = {"coef": self.coef, "intercept": self.intercept, "calib_a": self.calib_a, "calib_b": self.calib_b}
+        spec = {"format": 1, "lex_offset": self.lex_offset, "lex_weight": self.lex_weight,
+                "feature_names": list(self.feature_names), "blocks": [],
+                "thresholds": {k: float(v) for k, v in (thresholds or {}).items()}}
+        for i, b in enumerate(self.blocks):
+            arrays[f"idf_{i}"] = b.idf
+            terms = [""] * len(b.vocab)
+            for t, j in b.vocab.items():
+                terms[j] = t
+            spec["blocks"].append({"kind": b.kind, "ngram_range": [b.min_n, b.max_n], "sublinear": b.sublinear,
+                                   "offset": b.offset, "terms": terms})
+        with open(d / LEAN_ARRAYS, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        (d / LEAN_JSON).write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        return [LEAN_ARRAYS, LEAN_JSON]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LeanScorer:
+        """Read a scorer written by :meth:`save` (plain arrays and JSON: nothing is unpickled)."""
+        d = Path(directory)
+        spec = json.loads((d / LEAN_JSON).read_text(encoding="utf-8"))
+        with np.load(d / LEAN_ARRAYS, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        blocks = [_Block({t: j for j, t in enumerate(b["terms"])}, arrays[f"idf_{i}"], b["ngram_range"],
+                         b["sublinear"], b["offset"], b["kind"]) for i, b in enumerate(spec["blocks"])]
+        scorer = cls(blocks, spec["lex_offset"], spec["lex_weight"], arrays["coef"], arrays["intercept"],
+                     arrays["calib_a"], arrays["calib_b"], spec["feature_names"])
+        scorer.thresholds = spec.get("thresholds") or None
+        return scorer
+
+    # -- scoring -----------------------------------------------------------------------------------
     def sparse_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         tokens = segment(text) if self.needs_tokens else []
         idx: list[int] = []
@@ -154,22 +201,66 @@ class LeanScorer:
         return name.split(":", 1)[1] if name[:2] in ("w:", "c:") else name
 
     def predict_proba_many(self, texts) -> np.ndarray:
-        """Vectorized probabilities for many normalized texts: one sparse matrix, one product."""
+        """Vectorized probabilities for many normalized texts.
+
+        Python does only what must be per text (segmenting, n-gram lookups, lexicon scan); TF-IDF
+        weighting, block normalization and the 13 dot products run as whole-chunk NumPy operations.
+        """
+        texts = list(texts)
         if len(texts) == 1:
             return self.predict_one(texts[0])[0][None, :]
-        indptr = [0]
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        for t in texts:
-            i, v = self.sparse_row(t)
-            indices.append(i)
-            data.append(v)
-            indptr.append(indptr[-1] + len(i))
-        n_feat = self.coef.shape[0]
-        X = sp.csr_matrix(
-            (np.concatenate(data) if data else np.empty(0),
-             np.concatenate(indices) if indices else np.empty(0, dtype=np.int64), np.asarray(indptr)),
-            shape=(len(texts), n_feat),
-        )
-        d = np.asarray(X @ self.coef) + self.intercept
+        out = np.empty((len(texts), len(self.intercept)))
+        for s in range(0, len(texts), _BATCH_CHUNK):
+            out[s:s + _BATCH_CHUNK] = self._chunk(texts[s:s + _BATCH_CHUNK])
+        return out
+
+    def _chunk(self, texts: list[str]) -> np.ndarray:
+        n = len(texts)
+        n_blocks = len(self.blocks)
+        rows: list[int] = []
+        cols: list[int] = []
+        cnts: list[int] = []
+        grp: list[int] = []
+        lex_rows, lex_cols, lex_vals = [], [], []
+        for r, text in enumerate(texts):
+            tokens = segment(text) if self.needs_tokens else []
+            for k, b in enumerate(self.blocks):
+                c = b.counts(text, tokens)
+                if c:
+                    m = len(c)
+                    rows.extend([r] * m)
+                    cols.extend(j + b.offset for j in c)
+                    cnts.extend(c.values())
+                    grp.extend([r * n_blocks + k] * m)
+            if self.lex_weight:
+                lv = lexicon.lexicon_vector(text)
+                for j in np.flatnonzero(lv):
+                    lex_rows.append(r)
+                    lex_cols.append(int(j) + self.lex_offset)
+                    lex_vals.append(float(lv[j]) * self.lex_weight)
+        d = np.tile(self.intercept, (n, 1))
+        if cols:
+            col = np.asarray(cols, dtype=np.int64)
+            tf = np.asarray(cnts, dtype=np.float64)
+            idf = np.empty(len(col))
+            g = np.asarray(grp, dtype=np.int64)
+            for k, b in enumerate(self.blocks):
+                sel = (g % n_blocks) == k
+                tfk = tf[sel]
+                if b.sublinear:
+                    tfk = np.log(tfk) + 1.0
+                tf[sel] = tfk
+                idf[sel] = b.idf[col[sel] - b.offset]
+            vals = tf * idf
+            norms = np.sqrt(np.bincount(g, weights=vals * vals, minlength=n * n_blocks))
+            vals = vals / np.where(norms[g] > 0, norms[g], 1.0)
+            row = np.asarray(rows, dtype=np.int64)
+            contrib = self.coef[col] * vals[:, None]
+            for j in range(d.shape[1]):
+                d[:, j] += np.bincount(row, weights=contrib[:, j], minlength=n)
+        if lex_cols:
+            lr = np.asarray(lex_rows, dtype=np.int64)
+            contrib = self.coef[np.asarray(lex_cols)] * np.asarray(lex_vals)[:, None]
+            for j in range(d.shape[1]):
+                d[:, j] += np.bincount(lr, weights=contrib[:, j], minlength=n)
         return self._proba_from_decision(d)

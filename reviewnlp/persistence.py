@@ -64,6 +64,8 @@ def save_model(model, out_dir: str | Path, *, version: str, training_data_hash: 
     """Write ``model.joblib`` + ``metadata.json`` atomically into ``out_dir``; returns the metadata."""
     import joblib
 
+    from .lean import LeanScorer
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.NamedTemporaryFile(dir=out, prefix=".model.", suffix=".tmp", delete=False)
@@ -90,6 +92,9 @@ def save_model(model, out_dir: str | Path, *, version: str, training_data_hash: 
         }
         os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, out / ARTIFACT)
+        lean_files = LeanScorer.from_pipeline(model.pipeline).save(out, thresholds=model.thresholds)
+        meta["files"] = {name: sha256_file(out / name) for name in lean_files}
+        meta["files"][ARTIFACT] = digest
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
         raise
@@ -119,7 +124,7 @@ def read_metadata(model_dir: str | Path) -> dict[str, Any]:
 
 
 def verify(model_dir: str | Path, *, check_versions: bool = True) -> dict[str, Any]:
-    """Check size, sha256, label set and library versions of a model directory without unpickling."""
+    """Check size, sha256 (of every file), label set and library versions without unpickling."""
     model_dir = Path(model_dir)
     meta = read_metadata(model_dir)
     art = model_dir / meta.get("artifact", ARTIFACT)
@@ -133,6 +138,12 @@ def verify(model_dir: str | Path, *, check_versions: bool = True) -> dict[str, A
     if digest != meta["sha256"]:
         raise ModelError(f"{art}: sha256 {digest[:12]}… does not match metadata {meta['sha256'][:12]}…; "
                          "refusing to unpickle a modified artifact")
+    for name, want in meta.get("files", {}).items():
+        f = model_dir / name
+        if not f.is_file():
+            raise ModelError(f"{f}: model file not found")
+        if sha256_file(f) != want:
+            raise ModelError(f"{f}: sha256 does not match metadata; refusing a modified model file")
     labels = meta["labels"]
     if (labels.get("causes"), labels.get("severity"), labels.get("flags")) != (list(CAUSES), list(SEVERITIES),
                                                                              list(FLAGS)):
@@ -150,13 +161,15 @@ def verify(model_dir: str | Path, *, check_versions: bool = True) -> dict[str, A
 def load_model(path: str | Path | None = None, *, check_versions: bool = True, max_chars: int | None = None):
     """Load and verify a model directory; ``None`` loads the shipped default model.
 
+    The lean scorer is read from plain arrays and JSON; the pickled scikit-learn pipeline is only
+    unpickled (after its sha256 is checked again) when something asks for ``model.pipeline``.
+
     Raises
     ------
     ModelError
-        Missing files, a hash or size mismatch, other library versions, or an unreadable pickle.
+        Missing files, a hash or size mismatch, other library versions, or an unreadable artifact.
     """
-    import joblib
-
+    from .lean import LEAN_ARRAYS, LEAN_JSON, LeanScorer
     from .model import DEFAULT_MAX_CHARS, ReviewModel
 
     model_dir = Path(path) if path is not None else default_model_dir()
@@ -164,11 +177,31 @@ def load_model(path: str | Path | None = None, *, check_versions: bool = True, m
         model_dir = model_dir.parent
     meta = verify(model_dir, check_versions=check_versions)
     art = model_dir / meta.get("artifact", ARTIFACT)
-    try:
-        payload = joblib.load(art)
-    except Exception as exc:  # a verified file that still fails is an environment problem; say so
-        raise ModelError(f"{art}: cannot unpickle ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise ModelError(f"{art}: unknown artifact format")
+    thresholds = meta["thresholds"]
+
+    def load_pipeline():
+        import joblib
+
+        if sha256_file(art) != meta["sha256"]:
+            raise ModelError(f"{art}: sha256 changed since the model was loaded; refusing to unpickle")
+        try:
+            payload = joblib.load(art)
+        except Exception as exc:  # a verified file that still fails is an environment problem; say so
+            raise ModelError(f"{art}: cannot unpickle ({type(exc).__name__}: {exc})") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+            raise ModelError(f"{art}: unknown artifact format")
+        return payload["pipeline"]
+
+    lean = None
+    if LEAN_ARRAYS in meta.get("files", {}) and LEAN_JSON in meta.get("files", {}):
+        try:
+            lean = LeanScorer.load(model_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"{model_dir}: cannot read the lean scorer ({type(exc).__name__}: {exc})") from None
+    if lean is not None and lean.thresholds:
+        thresholds = lean.thresholds  # the hashed copy; metadata.json's is for people to read
     logger.info("loaded model %s (%s) from %s", meta.get("name"), meta["version"], model_dir)
-    return ReviewModel(payload["pipeline"], payload["thresholds"], meta, max_chars=max_chars or DEFAULT_MAX_CHARS)
+    if lean is None:  # a model saved before the lean files existed
+        return ReviewModel(load_pipeline(), thresholds, meta, max_chars=max_chars or DEFAULT_MAX_CHARS)
+    return ReviewModel(None, thresholds, meta, max_chars=max_chars or DEFAULT_MAX_CHARS, lean=lean,
+                       pipeline_loader=load_pipeline)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .dataset import load_gold
-from .model import HEADS, ReviewModel, build_pipeline, default_thresholds, label_matrix
+from .estimators import build_pipeline
+from .model import HEADS, ReviewModel, default_thresholds, label_matrix
 from .normalize import normalize
 
 logger = logging.getLogger(__name__)

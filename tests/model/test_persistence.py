@@ -112,3 +112,32 @@ def test_thread_safe_classification(shipped_model):
 def test_copy_of_model_dir_loads(saved, tmp_path):
     shutil.copytree(saved, tmp_path / "copy")
     assert load_model(tmp_path / "copy").version == "t1"
+
+
+def test_serving_load_imports_no_sklearn_and_no_pickle():
+    """The lean scorer loads from arrays + JSON: scikit-learn, SciPy and joblib stay unimported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reviewnlp; m = reviewnlp.load(); m.classify('快递太慢了'); "
+            "print(sorted(k for k in ('sklearn', 'scipy', 'joblib') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_tampered_lean_file_is_refused(saved):
+    p = saved / "lean.json"
+    p.write_text(p.read_text(encoding="utf-8").replace('"thresholds": {', '"thresholds": {"x": 1, ', 1),
+                 encoding="utf-8")
+    with pytest.raises(ModelError, match="lean.json"):
+        load_model(saved)
+
+
+def test_lazy_pipeline_refuses_artifact_changed_after_load(saved):
+    m = load_model(saved)
+    p = saved / "model.joblib"
+    data = bytearray(p.read_bytes())
+    data[-10] ^= 0xFF
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="changed since the model was loaded"):
+        _ = m.pipeline

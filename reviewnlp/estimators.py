@@ -1,0 +1,124 @@
+"""scikit-learn estimators of the model: :class:`MultiHeadLinear` and the training pipeline.
+
+Imported for training, evaluation with ``engine="sklearn"`` and the lean-scorer compilation; a
+serving process that only scores with the lean path does not import this module.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .features import TextFeatures
+
+
+class MultiHeadLinear(BaseEstimator, ClassifierMixin):
+    """Independent calibrated logistic-regression heads over one feature matrix.
+
+    Each head ``j`` gives ``P_j = expit(-(a_j * (x . w_j + c_j) + b_j))``: the logistic model's
+    decision value mapped by Platt (sigmoid) calibration fitted on cross-validated predictions.
+    Heads with too few positives fall back to an uncalibrated model, or to the prior.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 regularization strength.
+    class_weight : {"balanced", None}
+        Reweight the rare class of each head.
+    calibration : {"sigmoid", None}
+        Platt calibration of each head (``CalibratedClassifierCV(ensemble=False)``).
+    cv : int
+        Folds of the calibration.
+    solver : str
+        LogisticRegression solver.
+    random_state : int
+    """
+
+    def __init__(self, C=4.0, class_weight="balanced", calibration="sigmoid", cv=3, solver="liblinear",
+                 random_state=0):
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.cv = cv
+        self.solver = solver
+        self.random_state = random_state
+
+    def fit(self, X, Y, sample_weight=None):
+        """Fit every head; a NaN target means "unknown for this head" and drops the row from that head."""
+        Y = np.asarray(Y, dtype=np.float64)
+        sw_all = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if Y.ndim != 2:
+            raise ValueError(f"Y must be 2-D (n_samples, n_heads), got shape {Y.shape}")
+        n_features = X.shape[1]
+        self.n_heads_ = Y.shape[1]
+        self.coef_ = np.zeros((n_features, self.n_heads_))
+        self.intercept_ = np.zeros(self.n_heads_)
+        self.calib_a_ = -np.ones(self.n_heads_)
+        self.calib_b_ = np.zeros(self.n_heads_)
+        self.head_kind_ = []
+        self.estimators_ = []
+        for j in range(self.n_heads_):
+            known = ~np.isnan(Y[:, j])
+            Xj = X if known.all() else X[np.flatnonzero(known)]
+            y = Y[known, j].astype(int)
+            sw = None if sw_all is None else sw_all[known]
+            pos = int(y.sum())
+            neg = len(y) - pos
+            if pos == 0 or neg == 0:
+                prior = (pos + 0.5) / (len(y) + 1.0)
+                self.intercept_[j] = np.log(prior / (1 - prior))
+                self.head_kind_.append("prior")
+                self.estimators_.append(None)
+                continue
+            lr = LogisticRegression(C=self.C, class_weight=self.class_weight, solver=self.solver,
+                                    max_iter=2000, random_state=self.random_state)
+            if self.calibration and min(pos, neg) >= 2 * self.cv:
+                est = CalibratedClassifierCV(lr, method=self.calibration, cv=self.cv, ensemble=False).fit(
+                    Xj, y, sample_weight=sw)
+                cal = est.calibrated_classifiers_[0]
+                base = cal.estimator
+                self.calib_a_[j] = float(cal.calibrators[0].a_)
+                self.calib_b_[j] = float(cal.calibrators[0].b_)
+                self.head_kind_.append("calibrated")
+            else:
+                est = base = lr.fit(Xj, y, sample_weight=sw)
+                self.head_kind_.append("logistic")
+            self.coef_[:, j] = base.coef_.ravel()
+            self.intercept_[j] = float(base.intercept_[0])
+            self.estimators_.append(est)
+        return self
+
+    def decision_values(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        return np.asarray(X @ self.coef_) + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of every head, shape ``(n_samples, n_heads)``, via the fitted estimators."""
+        check_is_fitted(self, "estimators_")
+        out = np.empty((X.shape[0], self.n_heads_))
+        for j, est in enumerate(self.estimators_):
+            if est is None:
+                out[:, j] = 1.0 / (1.0 + np.exp(-self.intercept_[j]))
+            else:
+                out[:, j] = est.predict_proba(X)[:, 1]
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+def build_pipeline(**params: Any) -> Pipeline:
+    """The scikit-learn pipeline: ``TextFeatures`` then ``MultiHeadLinear``; params use ``step__name``.
+
+    >>> build_pipeline(heads__C=2.0).get_params()["heads__C"]
+    2.0
+    """
+    pipe = Pipeline([("features", TextFeatures()), ("heads", MultiHeadLinear())])
+    if params:
+        pipe.set_params(**params)
+    return pipe
