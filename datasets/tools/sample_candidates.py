@@ -114,14 +114,11 @@ def load_pool() -> list[dict]:
     return out
 
 
-def main() -> None:
-    rng = random.Random(SEED)
-    pool = load_pool()
-    rng.shuffle(pool)
-    taken: set[str] = set()
-    chosen: list[dict] = []
+def make_taker(pool: list[dict], taken: set[str], chosen: list[dict]):
+    """Return ``take(pred, n, stratum)``: move up to ``n`` untaken pool rows matching ``pred`` into
+    ``chosen`` (tagged with ``stratum``), in pool order; returns how many it took."""
 
-    def take(pred, n, stratum):
+    def take(pred, n, stratum) -> int:
         got = 0
         for r in pool:
             if got >= n:
@@ -132,6 +129,18 @@ def main() -> None:
             chosen.append({**r, "stratum": stratum})
             got += 1
         return got
+
+    return take
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    pool = load_pool()
+    rng.shuffle(pool)
+    taken: set[str] = set()
+    chosen: list[dict] = []
+
+    take = make_taker(pool, taken, chosen)
 
     # enriched strata first so rare cases are not consumed by random draws
     take(lambda r: r["lang"] == "zh" and ZH_RISK.search(r["text"]), 700, "enrich:risk")

@@ -34,16 +34,7 @@ def main() -> None:
     rng.shuffle(pool)
     chosen = []
 
-    def take(pred, n, stratum):
-        got = 0
-        for r in pool:
-            if got >= n:
-                break
-            if r["source_ref"] in taken or not pred(r):
-                continue
-            taken.add(r["source_ref"])
-            chosen.append({**r, "stratum": stratum})
-            got += 1
+    take = sc.make_taker(pool, taken, chosen)
 
     take(lambda r: r["lang"] == "zh" and ZH_MEDIA.search(r["text"]), 130, "enrich2:media")
     take(lambda r: r["lang"] == "zh" and ZH_LEGAL.search(r["text"]), 20, "enrich2:legal")

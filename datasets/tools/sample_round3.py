@@ -37,16 +37,7 @@ def main() -> None:
     rng.shuffle(pool)
     chosen = []
 
-    def take(pred, n, stratum):
-        got = 0
-        for r in pool:
-            if got >= n:
-                break
-            if r["source_ref"] in taken or not pred(r):
-                continue
-            taken.add(r["source_ref"])
-            chosen.append({**r, "stratum": stratum})
-            got += 1
+    take = sc.make_taker(pool, taken, chosen)
 
     take(lambda r: EN_LOGI.search(r["text"]) and len(r["text"]) < 700, 220, "enrich3:logistics")
     take(lambda r: EN_SERV.search(r["text"]) and len(r["text"]) < 700, 120, "enrich3:service")
