@@ -216,7 +216,7 @@ def _tables(df: Any, options: ReportOptions, notes: dict[str, str], roles: dict[
         tables["top_terms"] = stats.top_terms(df, k=options.top_terms)
         notes["top_terms"] = ("Weighted log-odds (informative Dirichlet prior) of each term's document frequency "
                               "in the complaints with the cause against the other complaints; z = score / sd. "
-                              "Stop words, numbers and masked personal data removed.")
+                              "Stop words, single characters, numbers and masked personal data removed.")
     else:
         notes["top_terms"] = f"No text column ({text_column!r}) in the classified input."
     if has_weeks and "product" in df:

@@ -235,8 +235,8 @@ def test_resume_refuses_a_changed_input(tmp_path, waimai_rows):
 
 
 def test_kill_9_mid_run_then_resume_gives_each_row_exactly_once(tmp_path, waimai_rows):
-    rows = waimai_rows * 4
-    rows = [{**r, "id": f"{r['id']}-{i}"} for i, r in enumerate(rows)]  # 2400 rows, distinct ids
+    rows = waimai_rows * 8
+    rows = [{**r, "id": f"{r['id']}-{i}"} for i, r in enumerate(rows)]  # 4800 rows, distinct ids
     src = write_csv(tmp_path / "in.csv", rows)
     out = tmp_path / "out.jsonl"
     ckpt_file = checkpoint_path(out)
