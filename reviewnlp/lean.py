@@ -69,12 +69,14 @@ class _Block:
         n_txt = len(text)
         out = []
         for n in range(self.min_n, min(self.max_n + 1, n_txt + 1)):
-            out.extend(text[i:i + n] for i in range(n_txt - n + 1))
+            if n == 1:
+                out.extend(text)
+            else:
+                out.extend([text[i:i + n] for i in range(n_txt - n + 1)])
         return out
 
     def counts(self, text: str, tokens: list[str]) -> Counter:
-        vocab = self.vocab
-        return Counter(j for j in map(vocab.get, self.grams(text, tokens)) if j is not None)
+        return Counter([j for j in map(self.vocab.get, self.grams(text, tokens)) if j is not None])
 
     def features(self, text: str, tokens: list[str]) -> tuple[list[int], np.ndarray]:
         counts = self.counts(text, tokens)
