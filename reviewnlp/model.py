@@ -94,8 +94,9 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     - a flag makes it a complaint; any flag means at least ``high``, ``legal``/``media`` mean
       ``critical`` (LABELS.md §2-4).
 
-    Returns ``(causes, severity, severity_probs, flags, confidence)``; confidence is the probability
-    of the chosen severity, or of the most certain set flag when that is higher.
+    Returns ``(causes, severity, severity_probs, flags, confidence)``. Confidence is the weaker of
+    the two cumulative probabilities that bound the chosen level (``P(y >= level)`` and
+    ``P(y <= level)``), or the most certain set flag's probability when that is higher.
     """
     cum = np.minimum.accumulate(np.clip(probs[_SEV_SLICE], 0.0, 1.0))
     sev_p = severity_distribution(probs[_SEV_SLICE])
@@ -119,7 +120,8 @@ def decide(probs: np.ndarray, thresholds: Mapping[str, float], strong: frozenset
     causes = tuple(c for c, p in zip(CAUSES, cause_p) if p >= thresholds[f"cause:{c}"])
     if not causes:
         causes = (CAUSES[int(np.argmax(cause_p))],)
-    conf = float(sev_p[level])
+    # confidence in the decided level: both of its boundaries, P(y >= level) and P(y <= level)
+    conf = float(min(cum[level - 1], 1.0 - cum[level])) if level < 4 else float(cum[3])
     if flags:  # a flag-driven decision is as certain as its most certain flag
         conf = max(conf, max(float(probs[_FLAG_SLICE][FLAGS.index(f)]) for f in flags))
     return causes, SEVERITIES[level], sev_p, flags, conf

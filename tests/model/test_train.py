@@ -43,3 +43,15 @@ def test_decide_respects_label_rules():
     probs[HEADS.index("flag:legal")] = 0.9
     causes, sev, _, flags, _ = decide(probs, th)
     assert flags == ("legal",) and sev == "critical" and len(causes) == 1
+
+
+def test_confidence_bounds_the_decided_level():
+    th = default_thresholds()
+    probs = np.zeros(len(HEADS))
+    probs[HEADS.index("severity>none")] = 0.7   # complaint, not confidently
+    probs[HEADS.index("severity>low")] = 0.1    # so: low
+    causes, sev, _, flags, conf = decide(probs, th)
+    assert sev == "low" and abs(conf - min(0.7, 1 - 0.1)) < 1e-12
+    probs[:] = 0.0
+    _, sev, _, _, conf = decide(probs, th)
+    assert sev == "none" and conf == 1.0
