@@ -5,7 +5,7 @@
 #
 # Installs Debian's postgresql with apt-get when it is missing (needs root), creates a cluster in a
 # new temporary directory (as the postgres user when run as root), starts it on the first free
-# port of 5432-5436, creates a user with a password and a database, and checks that they can log
+# port of 5432-5499, creates a user with a password and a database, and checks that they can log
 # in over TCP. Progress goes to stderr; the last line on stdout is
 #   export REVIEWNLP_TEST_POSTGRES_URL=postgresql://USER:PASSWORD@127.0.0.1:PORT/DB
 # The stop command is printed on stderr. Override with REVIEWNLP_PG_USER, REVIEWNLP_PG_PASSWORD,
@@ -15,7 +15,7 @@ set -euo pipefail
 pg_user="${REVIEWNLP_PG_USER:-reviewnlp}"
 pg_password="${REVIEWNLP_PG_PASSWORD:-reviewnlp-test}"
 pg_db="${REVIEWNLP_PG_DB:-reviewnlp_test}"
-ports="${REVIEWNLP_PG_PORTS:-5432 5433 5434 5435 5436}"
+ports="${REVIEWNLP_PG_PORTS:-$(seq -s " " 5432 5499)}"
 
 log() { echo "postgres.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
