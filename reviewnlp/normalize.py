@@ -37,6 +37,7 @@ PLACEHOLDERS: tuple[str, ...] = ("[url]", "[email]", "[id_card]", "[phone]", "[o
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s+[^<>\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]*)?/?>")
 _ENTITY_HINT = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
 _WS = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _URL = re.compile(r"(?:https?://|www\.)[a-z0-9\-._~:/?#@!$&'()*+,;=%]+")
@@ -120,9 +121,8 @@ def _one_pass(text: str) -> str:
     if _HAN.search(text):
         text = _t2s(text)
     text = text.translate(_latin_fold_table())
-    text = mask_personal_data(text)
-    text = _WS.sub(" ", text).strip()
-    return text
+    text = _WS.sub(" ", text).strip()  # before masking, so "138\t1234\t5678" is seen as a phone
+    return mask_personal_data(text)
 
 
 def normalize(text: str) -> str:
@@ -153,11 +153,11 @@ def normalize(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"normalize() expects str, got {type(text).__name__}")
     # surrogates cannot be encoded; replace them so the text stays a valid str downstream
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in text) if len(text) < 64 else re.search(
-        "[\ud800-\udfff]", text
-    ):
-        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    text = _SURROGATE.sub("\ufffd", text)
     out = _one_pass(text)
+    if "&" not in out and "<" not in out:
+        # every step is idempotent on its own; only decoded HTML can leave new work for a second pass
+        return out
     for _ in range(_MAX_PASSES):
         nxt = _one_pass(out)
         if nxt == out:
