@@ -500,6 +500,19 @@ def _open_source(path: str | Path, fmt: str, text_column: str, id_column: str, s
     return _ParquetSource(Path(path), text_column, id_column, start, batch_rows=max(256, min(chunk_size, 8192)))
 
 
+def read_records(path: str | os.PathLike[str], *, text_column: str = "text", id_column: str = "id",
+                 input_format: str | None = None) -> Iterator[Record]:
+    """Stream the :class:`Record` s of a CSV, JSONL or Parquet file (``-``: JSONL on stdin).
+
+    The same readers as :func:`run_batch`; a record that could not be parsed has ``error`` set.
+    """
+    source = _open_source(path, detect_format(path, input_format), text_column, id_column, None, 4096)
+    try:
+        yield from source
+    finally:
+        source.close()
+
+
 # --------------------------------------------------------------------------------------------------
 # Chunks and scoring (in-process or in worker processes)
 # --------------------------------------------------------------------------------------------------

@@ -20,15 +20,19 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .io import iter_texts
+    from .batch import read_records
+    from .errors import InputError
     from .normalize import normalize
     from .segment import detect_language, segment
 
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
-        for rec in iter_texts(args.input, text_column=args.text_column):
-            norm = normalize(rec["text"])
-            row = {"id": rec["id"], "lang": detect_language(norm),
+        for rec in read_records(args.input, text_column=args.text_column):
+            if rec.error or not isinstance(rec.text, str):
+                raise InputError(f"{args.input}:{rec.line}: {rec.error or f'{args.text_column!r} is not text'}",
+                                 field=args.text_column, line=rec.line)
+            norm = normalize(rec.text)
+            row = {"id": rec.id if rec.id is not None else str(rec.row), "lang": detect_language(norm),
                    "tokens": segment(norm, drop_stopwords=args.drop_stopwords)}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     finally:
@@ -38,8 +42,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def _add_segment(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("segment", help="normalize and segment reviews (CSV/JSONL/TXT) to JSONL tokens")
-    p.add_argument("input", help="input file (.csv, .jsonl, .txt, .parquet) or - for stdin lines")
+    p = sub.add_parser("segment", help="normalize and segment reviews (CSV/JSONL/Parquet) to JSONL tokens")
+    p.add_argument("input", help="input file (.csv, .jsonl, .parquet) or - for JSONL on stdin")
     p.add_argument("-o", "--output", help="output JSONL (default: stdout)")
     p.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     p.add_argument("--drop-stopwords", action="store_true", help="remove stop words")

@@ -66,10 +66,19 @@ def score(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, Any]]) 
     return out
 
 
-def evaluate(model, rows: Sequence[Mapping[str, Any]], engine: str = "lean", by_lang: bool = True) -> dict[str, Any]:
-    """Score a :class:`~reviewnlp.model.ReviewModel` on gold rows (overall and per language)."""
-    preds = model.classify_many([r["text"] for r in rows], engine=engine)
-    pd_ = [{"causes": p.causes, "severity": p.severity, "flags": p.flags} for p in preds]
+def predict_labels(model, rows: Sequence[Mapping[str, Any]], engine: str = "lean") -> list[dict[str, Any]]:
+    """The model's label dicts (``causes``, ``severity``, ``flags``) for gold rows, in order."""
+    return [{"causes": p.causes, "severity": p.severity, "flags": p.flags}
+            for p in model.classify_many([r["text"] for r in rows], engine=engine)]
+
+
+def evaluate(model, rows: Sequence[Mapping[str, Any]], engine: str = "lean", by_lang: bool = True,
+             preds: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Score a :class:`~reviewnlp.model.ReviewModel` on gold rows (overall and per language).
+
+    ``preds`` (from :func:`predict_labels`) skips classifying the rows again.
+    """
+    pd_ = list(preds) if preds is not None else predict_labels(model, rows, engine)
     res = score(rows, pd_)
     if by_lang:
         res["by_lang"] = {}
@@ -144,11 +153,10 @@ def snownlp_baseline(rows: Sequence[Mapping[str, Any]], threshold: float = 0.5) 
 
 def compare(model, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The model and both baselines on the same rows, in one run."""
-    res = {"model": evaluate(model, rows), "keyword_baseline": keyword_baseline(rows),
+    preds = predict_labels(model, rows)
+    res = {"model": evaluate(model, rows, preds=preds), "keyword_baseline": keyword_baseline(rows),
            "snownlp_baseline": snownlp_baseline(rows)}
-    zh = [r for r in rows if r["lang"] in ("zh", "mixed")]
-    if zh:
-        res["model_zh_complaint"] = score(zh, [
-            {"causes": p.causes, "severity": p.severity, "flags": p.flags}
-            for p in model.classify_many([r["text"] for r in zh])])["complaint"]
+    zh = [i for i, r in enumerate(rows) if r["lang"] in ("zh", "mixed")]
+    if zh:  # the model on the rows SnowNLP sees, from the same predictions
+        res["model_zh_complaint"] = score([rows[i] for i in zh], [preds[i] for i in zh])["complaint"]
     return res

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import lexicon
+from .model import HEADS
 from .segment import segment
 
 _WS2 = re.compile(r"\s\s+")
@@ -111,8 +112,6 @@ class LeanScorer:
     # -- building and saving ------------------------------------------------------------------
     @classmethod
     def from_pipeline(cls, pipeline) -> LeanScorer:
-        from .model import HEADS
-
         feats = pipeline.named_steps["features"]
         heads = pipeline.named_steps["heads"]
         blocks, offset = [], 0
@@ -182,8 +181,6 @@ class LeanScorer:
 
     def predict_one(self, text: str, explain: bool = False, top: int = 5):
         """Probabilities for one normalized text, and optionally the top contributing features per head."""
-        from .model import HEADS
-
         idx, vals = self.sparse_row(text)
         w = self.coef[idx]
         d = vals @ w + self.intercept

@@ -298,11 +298,3 @@ def load(path=None, **kwargs: Any) -> ReviewModel:
 
     return load_model(path, **kwargs)
 
-
-def __getattr__(name: str) -> Any:
-    # scikit-learn estimators moved to reviewnlp.estimators; keep the old import path working
-    if name in ("MultiHeadLinear", "build_pipeline"):
-        from . import estimators
-
-        return getattr(estimators, name)
-    raise AttributeError(f"module 'reviewnlp.model' has no attribute {name!r}")

@@ -89,7 +89,8 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
     """Choose each head's threshold to maximize its F1 on the dev rows (never the test split)."""
     if any(r.get("split") == "test" for r in dev_rows):
         raise ValueError("thresholds must not be tuned on the test split")
-    P = model.predict_proba([r["text"] for r in dev_rows])
+    norm = [normalize(r["text"]) for r in dev_rows]
+    P = model._proba_normalized(norm, "lean")  # the texts are normalized once, here
     Y = label_matrix(dev_rows)
     out = {}
     for j, head in enumerate(HEADS):
@@ -109,7 +110,7 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
     from .labels import FLAGS
     from .lexicon import strong_hits
 
-    strong = [strong_hits(normalize(r["text"])) for r in dev_rows]
+    strong = [strong_hits(t) for t in norm]
     def f1(pred, y):
         tp = float((pred & y).sum())
         return 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0

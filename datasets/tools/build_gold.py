@@ -31,19 +31,10 @@ WORK = ROOT / "datasets" / "work"
 OUT = ROOT / "datasets" / "gold"
 SEED = 20261122
 
-PASS_NAMES = {}
-for i in range(1, 10):
-    PASS_NAMES[f"zh_{i:02d}"] = "pass:zh-a"
-for i in range(10, 19):
-    PASS_NAMES[f"zh_{i:02d}"] = "pass:zh-b"
-for i in range(19, 27):
-    PASS_NAMES[f"zh_{i:02d}"] = "pass:zh-c"
-for i in range(27, 35):
-    PASS_NAMES[f"zh_{i:02d}"] = "pass:zh-d"
-for i in range(1, 10):
-    PASS_NAMES[f"en_{i:02d}"] = "pass:en-a"
-for i in range(10, 18):
-    PASS_NAMES[f"en_{i:02d}"] = "pass:en-b"
+# first pass of each batch file: (prefix, first batch, last batch, pass name)
+_PASSES = [("zh", 1, 9, "pass:zh-a"), ("zh", 10, 18, "pass:zh-b"), ("zh", 19, 26, "pass:zh-c"),
+           ("zh", 27, 34, "pass:zh-d"), ("en", 1, 9, "pass:en-a"), ("en", 10, 17, "pass:en-b")]
+PASS_NAMES = {f"{pre}_{i:02d}": name for pre, lo, hi, name in _PASSES for i in range(lo, hi + 1)}
 
 
 def read_labels(paths):

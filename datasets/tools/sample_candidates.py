@@ -133,6 +133,22 @@ def make_taker(pool: list[dict], taken: set[str], chosen: list[dict]):
     return take
 
 
+def write_candidates(rows: list[dict], path: Path, mode: str = "a") -> None:
+    """Write (or append) candidate rows to ``candidates.jsonl`` with the candidate schema."""
+    with open(path, mode, encoding="utf-8") as fh:
+        for r in rows:
+            rec = {k: r[k] for k in ("id", "text", "lang", "source", "source_ref", "stratum")}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def write_batches(rows: list[dict], directory: Path, prefix: str, size: int = 100) -> None:
+    """Write the annotators' batch files ``<prefix>NN.txt`` of ``size`` reviews each."""
+    for b in range(0, len(rows), size):
+        with open(directory / f"{prefix}{b // size + 1:02d}.txt", "w", encoding="utf-8") as fh:
+            for r in rows[b:b + size]:
+                fh.write(f"### {r['id']}\n{r['text'].strip()}\n\n")
+
+
 def main() -> None:
     rng = random.Random(SEED)
     pool = load_pool()
@@ -171,27 +187,17 @@ def main() -> None:
         for i, r in enumerate(rows):
             r["id"] = f"{lang}-{i + 1:05d}"
     chosen.sort(key=lambda r: r["id"])
-    with open(OUT / "candidates.jsonl", "w", encoding="utf-8") as fh:
-        for r in chosen:
-            rec = {k: r[k] for k in ("id", "text", "lang", "source", "source_ref", "stratum")}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    write_candidates(chosen, OUT / "candidates.jsonl", mode="w")
     bdir = OUT / "batches"
     bdir.mkdir(exist_ok=True)
     for lang in ("zh", "en"):
-        rows = [r for r in chosen if r["lang"] == lang]
-        for b in range(0, len(rows), 100):
-            with open(bdir / f"{lang}_{b // 100 + 1:02d}.txt", "w", encoding="utf-8") as fh:
-                for r in rows[b:b + 100]:
-                    fh.write(f"### {r['id']}\n{r['text'].strip()}\n\n")
+        write_batches([r for r in chosen if r["lang"] == lang], bdir, f"{lang}_")
     # blind 10% re-annotation sample
     blind = rng.sample(chosen, k=len(chosen) // 10)
     blind.sort(key=lambda r: r["id"])
     with open(OUT / "blind_ids.txt", "w") as fh:
         fh.write("\n".join(r["id"] for r in blind) + "\n")
-    for b in range(0, len(blind), 100):
-        with open(bdir / f"blind_{b // 100 + 1:02d}.txt", "w", encoding="utf-8") as fh:
-            for r in blind[b:b + 100]:
-                fh.write(f"### {r['id']}\n{r['text'].strip()}\n\n")
+    write_batches(blind, bdir, "blind_")
     from collections import Counter
     print(len(chosen), Counter((r["lang"], r["stratum"]) for r in chosen))
 

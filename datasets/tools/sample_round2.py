@@ -48,16 +48,9 @@ def main() -> None:
     for r in chosen:
         n[r["lang"]] += 1
         r["id"] = f"{r['lang']}-{n[r['lang']]:05d}"
-    with open(work / "candidates.jsonl", "a", encoding="utf-8") as fh:
-        for r in chosen:
-            rec = {k: r[k] for k in ("id", "text", "lang", "source", "source_ref", "stratum")}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    sc.write_candidates(chosen, work / "candidates.jsonl")
     for lang in ("zh", "en"):
-        rows = [r for r in chosen if r["lang"] == lang]
-        for b in range(0, len(rows), 100):
-            with open(work / "batches" / f"r2{lang}_{b // 100 + 1:02d}.txt", "w", encoding="utf-8") as fh:
-                for r in rows[b:b + 100]:
-                    fh.write(f"### {r['id']}\n{r['text'].strip()}\n\n")
+        sc.write_batches([r for r in chosen if r["lang"] == lang], work / "batches", f"r2{lang}_")
     from collections import Counter
 
     print(len(chosen), Counter((r["lang"], r["stratum"]) for r in chosen))

@@ -49,14 +49,8 @@ def main() -> None:
     for r in chosen:
         n += 1
         r["id"] = f"en-{n:05d}"
-    with open(work / "candidates.jsonl", "a", encoding="utf-8") as fh:
-        for r in chosen:
-            fh.write(json.dumps({k: r[k] for k in ("id", "text", "lang", "source", "source_ref", "stratum")},
-                                ensure_ascii=False) + "\n")
-    for b in range(0, len(chosen), 100):
-        with open(work / "batches" / f"r3en_{b // 100 + 1:02d}.txt", "w", encoding="utf-8") as fh:
-            for r in chosen[b:b + 100]:
-                fh.write(f"### {r['id']}\n{r['text'].strip()}\n\n")
+    sc.write_candidates(chosen, work / "candidates.jsonl")
+    sc.write_batches(chosen, work / "batches", "r3en_")
     from collections import Counter
 
     print(len(chosen), Counter((r["source"], r["stratum"]) for r in chosen))

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from reviewnlp.model import HEADS, MultiHeadLinear, decide, default_thresholds, severity_distribution
+from reviewnlp.estimators import MultiHeadLinear
+from reviewnlp.model import HEADS, decide, default_thresholds, severity_distribution
 from reviewnlp.train import fit, tune_thresholds
 
 
