@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from . import lexicon
+from . import lexicon, ngrams
 from .segment import segment
 
 
@@ -67,9 +67,35 @@ class TextFeatures(BaseEstimator, TransformerMixin):
                                min_df=self.min_df, sublinear_tf=self.sublinear_tf, dtype=np.float64)
 
     def fit(self, X, y=None):
+        """Fit the vocabularies and IDF weights (see :meth:`fit_transform`)."""
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit the vocabularies and return the training matrix, in one pass over the texts.
+
+        The word block is scikit-learn's ``TfidfVectorizer.fit_transform`` (each text is segmented
+        once). The character block counts its n-grams as integer keys with NumPy
+        (:mod:`reviewnlp.ngrams`) and then sets a ``TfidfVectorizer`` to the fitted state: the
+        vocabulary, IDF weights and matrix are the ones ``TfidfVectorizer.fit_transform`` gives
+        (``tests/model/test_ngrams.py``), about ten times faster, and :meth:`transform` stays
+        scikit-learn's.
+        """
         texts = _as_texts(X)
-        self.word_ = self._word_vectorizer().fit(texts) if self.word_ngram else None
-        self.char_ = self._char_vectorizer().fit(texts) if self.char_ngram else None
+        n = len(texts)
+        blocks = []
+        self.word_ = self.char_ = None
+        if self.word_ngram:
+            self.word_ = self._word_vectorizer()
+            blocks.append(self.word_.fit_transform(texts))
+        if self.char_ngram:
+            keys, docs = ngrams.char_ngram_keys(texts, 1, self.char_ngram)
+            vocab_keys, idf, block = _fit_block(
+                keys, docs, n, self.min_df, self.char_max_features,
+                lambda ks: np.argsort(ngrams.char_sort_keys(ks, self.char_ngram), kind="stable"),
+                self.sublinear_tf)
+            self.char_ = _fitted(self._char_vectorizer(), ngrams.decode_char_keys(vocab_keys), idf)
+            blocks.append(block)
         names = []
         if self.word_ is not None:
             names += ["w:" + t for t in self.word_.get_feature_names_out()]
@@ -77,9 +103,10 @@ class TextFeatures(BaseEstimator, TransformerMixin):
             names += ["c:" + t for t in self.char_.get_feature_names_out()]
         if self.lexicon_weight:
             names += list(lexicon.FEATURE_NAMES)
+            blocks.append(self._lexicon_block(texts))
         self.feature_names_ = np.asarray(names, dtype=object)
         self.n_features_out_ = len(names)
-        return self
+        return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((n, 0))
 
     def transform(self, X):
         check_is_fitted(self, "feature_names_")
@@ -90,13 +117,65 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         if self.char_ is not None:
             blocks.append(self.char_.transform(texts))
         if self.lexicon_weight:
-            lex = np.vstack([lexicon.lexicon_vector(t) for t in texts]) if texts else np.zeros((0, lexicon.N_FEATURES))
-            blocks.append(sp.csr_matrix(lex * self.lexicon_weight))
+            blocks.append(self._lexicon_block(texts))
         return sp.hstack(blocks, format="csr")
+
+    def _lexicon_block(self, texts):
+        lex = np.vstack([lexicon.lexicon_vector(t) for t in texts]) if texts else np.zeros((0, lexicon.N_FEATURES))
+        return sp.csr_matrix(lex * self.lexicon_weight)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "feature_names_")
         return self.feature_names_
+
+def _fit_block(keys, docs, n_docs, min_df, max_features, alphabetical, sublinear):
+    """Vocabulary, IDF and TF-IDF matrix of one n-gram block, with ``TfidfVectorizer``'s rules.
+
+    Terms in fewer than ``min_df`` documents are dropped; of the rest, the ``max_features`` most
+    frequent in the corpus are kept (ties broken exactly as scikit-learn's ``_limit_features``
+    breaks them: the same argsort over the same array in alphabetical order). Columns are in
+    alphabetical order; ``idf = ln((1 + n) / (1 + df)) + 1``; rows are L2-normalized.
+    """
+    if n_docs < min_df:
+        raise ValueError("max_df corresponds to < documents than min_df")
+    uniq, inverse, tf = np.unique(keys, return_inverse=True, return_counts=True)
+    n_terms = len(uniq)
+    pair = docs * n_terms + inverse
+    pair.sort()
+    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1]))) if len(pair) else np.empty(0, np.int64)
+    counts = np.diff(np.append(starts, len(pair)))
+    pair = pair[starts]
+    term = pair % n_terms
+    df = np.bincount(term, minlength=n_terms)
+    cand = np.flatnonzero(df >= min_df)
+    alpha = cand[alphabetical(uniq[cand])]
+    if max_features is not None and len(alpha) > max_features:
+        mask_inds = (-tf[alpha].astype(np.float64)).argsort()[:max_features]
+        keep = np.zeros(len(alpha), dtype=bool)
+        keep[mask_inds] = True
+        alpha = alpha[keep]
+    if len(alpha) == 0:
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    col_of = np.full(n_terms, -1, dtype=np.int64)
+    col_of[alpha] = np.arange(len(alpha))
+    cols = col_of[term]
+    hit = cols >= 0
+    rows, cols, counts = pair[hit] // n_terms, cols[hit], counts[hit].astype(np.float64)
+    idf = np.log((n_docs + 1.0) / (df[alpha] + 1.0)) + 1.0
+    vals = (np.log(counts) + 1.0 if sublinear else counts) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n_docs))
+    vals /= norms[rows]
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_docs))))
+    matrix = sp.csr_matrix((vals, cols, indptr), shape=(n_docs, len(alpha)))
+    matrix.sort_indices()
+    return uniq[alpha], idf, matrix
+
+
+def _fitted(vectorizer, terms, idf):
+    """A ``TfidfVectorizer`` in the fitted state for a given vocabulary (column order) and IDF."""
+    vectorizer.vocabulary_ = {t: i for i, t in enumerate(terms)}
+    vectorizer.idf_ = idf
+    return vectorizer
 
 
 def _as_texts(X) -> list[str]:

@@ -19,11 +19,12 @@ import json
 import math
 import re
 from collections import Counter
+from itertools import combinations, repeat
 from pathlib import Path
 
 import numpy as np
 
-from . import lexicon
+from . import lexicon, ngrams
 from .model import HEADS
 from .segment import segment
 
@@ -33,6 +34,10 @@ LEAN_JSON = "lean.json"
 _BATCH_CHUNK = 512
 
 
+def _zeros(n: int):
+    return repeat(0, n)
+
+
 def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -40,7 +45,7 @@ def _expit(x: np.ndarray) -> np.ndarray:
 class _Block:
     """One TF-IDF vectorizer compiled to a vocabulary dict and an IDF array."""
 
-    __slots__ = ("vocab", "idf", "min_n", "max_n", "sublinear", "offset", "kind")
+    __slots__ = ("vocab", "idf", "min_n", "max_n", "sublinear", "offset", "kind", "_table", "_index")
 
     def __init__(self, vocab: dict[str, int], idf: np.ndarray, ngram_range, sublinear: bool, offset: int, kind: str):
         self.vocab = vocab
@@ -49,12 +54,87 @@ class _Block:
         self.sublinear = bool(sublinear)
         self.offset = int(offset)
         self.kind = kind
+        self._table = None  # built on first batch: a KeyTable, or False when keys cannot hold the block
+        self._index = None
 
     @classmethod
     def from_vectorizer(cls, vec, offset: int, kind: str) -> _Block:
         if vec.norm != "l2" or not vec.use_idf:
             raise ValueError("lean scorer supports l2-normalized TF-IDF only")
         return cls(dict(vec.vocabulary_), vec.idf_, vec.ngram_range, vec.sublinear_tf, offset, kind)
+
+    def batch_counts(self, texts: list[str], token_lists: list[list[str]] | None) -> tuple[np.ndarray, ...]:
+        """(row, column, count) arrays of the vocabulary n-grams of a whole batch.
+
+        The n-grams are integer keys counted with NumPy (:mod:`reviewnlp.ngrams`): characters are
+        digits of base ``2**21``, tokens digits of base ``n_tokens + 1``. A block the keys cannot
+        hold (n-grams of more than three items, or too many tokens) is counted text by text.
+        """
+        table = self._key_table()
+        if table is None:
+            return self._counts_per_text(texts, token_lists)
+        if self.kind == "char":
+            keys, docs = ngrams.char_ngram_keys(texts, self.min_n, self.max_n)
+        else:
+            index, base = self._index
+            flat = [t for toks in token_lists for t in toks]
+            digits = np.fromiter(map(index.get, flat, _zeros(len(flat))), dtype=np.int64, count=len(flat))
+            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+            keys, docs = ngrams.ngram_keys(digits, lengths, self.min_n, self.max_n, base)
+        return table.count(keys, docs, len(texts))
+
+    def _counts_per_text(self, texts, token_lists):
+        rows: list[int] = []
+        cols: list[int] = []
+        cnts: list[int] = []
+        for r, text in enumerate(texts):
+            c = self.counts(text, token_lists[r] if token_lists is not None else [])
+            rows.extend([r] * len(c))
+            cols.extend(c)
+            cnts.extend(c.values())
+        return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                np.asarray(cnts, dtype=np.int64))
+
+    def _key_table(self):
+        """The vocabulary as a :class:`ngrams.KeyTable`, built on first use (None: not representable)."""
+        if self._table is None:
+            # built into locals and assigned once, so that threads sharing the scorer never see half of it
+            self._index, self._table = self._build_key_table()
+        return self._table or None
+
+    def _build_key_table(self):
+        if self.max_n > ngrams.MAX_ORDER:
+            return None, False
+        terms = [""] * len(self.vocab)
+        for t, j in self.vocab.items():
+            terms[j] = t
+        if self.kind == "char":
+            return None, ngrams.KeyTable.from_terms(terms, ngrams.char_key)
+        # A token may hold a space ("2 hours"), so a term "a b c" can be the bigram ("a b", "c") or
+        # ("a", "b c") as well as a trigram: every split into min_n..max_n tokens gets a key, and all
+        # of them point to the term's column (scikit-learn, too, only sees the joined string).
+        splits = []
+        index: dict[str, int] = {}
+        for j, term in enumerate(terms):
+            pieces = term.split(" ")
+            for n in range(self.min_n, min(self.max_n, len(pieces)) + 1):
+                for cut in combinations(range(1, len(pieces)), n - 1):
+                    bounds = (0, *cut, len(pieces))
+                    parts = [" ".join(pieces[a:b]) for a, b in zip(bounds, bounds[1:])]
+                    for t in parts:
+                        index.setdefault(t, len(index) + 1)
+                    splits.append((j, parts))
+        base = len(index) + 1
+        if base ** self.max_n >= 2 ** 62:
+            return None, False
+        keys = np.empty(len(splits), dtype=np.int64)
+        cols = np.empty(len(splits), dtype=np.int64)
+        for i, (j, parts) in enumerate(splits):
+            key = 0
+            for t in parts:
+                key = key * base + index[t]
+            keys[i], cols[i] = key, j
+        return (index, base), ngrams.KeyTable(keys, cols, len(terms))
 
     def grams(self, text: str, tokens: list[str]):
         if self.kind == "word":
@@ -216,50 +296,28 @@ class LeanScorer:
     def _chunk(self, texts: list[str]) -> np.ndarray:
         n = len(texts)
         n_blocks = len(self.blocks)
-        rows: list[int] = []
-        cols: list[int] = []
-        cnts: list[int] = []
-        grp: list[int] = []
-        lex_rows, lex_cols, lex_vals = [], [], []
-        for r, text in enumerate(texts):
-            tokens = segment(text) if self.needs_tokens else []
-            for k, b in enumerate(self.blocks):
-                c = b.counts(text, tokens)
-                if c:
-                    m = len(c)
-                    rows.extend([r] * m)
-                    cols.extend(j + b.offset for j in c)
-                    cnts.extend(c.values())
-                    grp.extend([r * n_blocks + k] * m)
-            if self.lex_weight:
-                lv = lexicon.lexicon_vector(text)
-                for j in np.flatnonzero(lv):
-                    lex_rows.append(r)
-                    lex_cols.append(int(j) + self.lex_offset)
-                    lex_vals.append(float(lv[j]) * self.lex_weight)
+        token_lists = [segment(t) for t in texts] if self.needs_tokens else None
+        parts = [(k, *b.batch_counts(texts, token_lists)) for k, b in enumerate(self.blocks)]
+        parts = [p for p in parts if len(p[1])]
         d = np.tile(self.intercept, (n, 1))
-        if cols:
-            col = np.asarray(cols, dtype=np.int64)
-            tf = np.asarray(cnts, dtype=np.float64)
-            idf = np.empty(len(col))
-            g = np.asarray(grp, dtype=np.int64)
-            for k, b in enumerate(self.blocks):
-                sel = (g % n_blocks) == k
-                tfk = tf[sel]
-                if b.sublinear:
-                    tfk = np.log(tfk) + 1.0
-                tf[sel] = tfk
-                idf[sel] = b.idf[col[sel] - b.offset]
-            vals = tf * idf
+        if parts:
+            row = np.concatenate([p[1] for p in parts])
+            g = np.concatenate([p[1] * n_blocks + p[0] for p in parts])
+            col = np.concatenate([p[2] + self.blocks[p[0]].offset for p in parts])
+            vals = np.concatenate([self._weights(self.blocks[k], c, t) for k, _, c, t in parts])
             norms = np.sqrt(np.bincount(g, weights=vals * vals, minlength=n * n_blocks))
             vals = vals / np.where(norms[g] > 0, norms[g], 1.0)
-            row = np.asarray(rows, dtype=np.int64)
             contrib = self.coef[col] * vals[:, None]
             for j in range(d.shape[1]):
                 d[:, j] += np.bincount(row, weights=contrib[:, j], minlength=n)
-        if lex_cols:
-            lr = np.asarray(lex_rows, dtype=np.int64)
-            contrib = self.coef[np.asarray(lex_cols)] * np.asarray(lex_vals)[:, None]
-            for j in range(d.shape[1]):
-                d[:, j] += np.bincount(lr, weights=contrib[:, j], minlength=n)
+        if self.lex_weight:
+            lex = np.vstack([lexicon.lexicon_vector(t) for t in texts])
+            d += (lex * self.lex_weight) @ self.coef[self.lex_offset:self.lex_offset + lex.shape[1]]
         return self._proba_from_decision(d)
+
+    @staticmethod
+    def _weights(block: _Block, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        tf = counts.astype(np.float64)
+        if block.sublinear:
+            tf = np.log(tf) + 1.0
+        return tf * block.idf[cols]

@@ -62,13 +62,15 @@ def load_weak(path: str | Path) -> list[dict[str, Any]]:
 
 
 def fit(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None, seed: int = 0,
-        weak: Sequence[Mapping[str, Any]] = (), weak_weight: float = 0.3) -> ReviewModel:
+        weak: Sequence[Mapping[str, Any]] = (), weak_weight: float = 0.3, n_jobs: int | None = -1) -> ReviewModel:
     """Fit the pipeline on gold rows (plus weak complaint rows for the complaint head only).
 
-    Thresholds stay at 0.5 until :func:`tune_thresholds`.
+    Thresholds stay at 0.5 until :func:`tune_thresholds`. ``n_jobs`` heads are fitted at once
+    (threads; ``-1``: every core); the model does not depend on it.
     """
     p = dict(DEFAULT_PARAMS, **(params or {}))
     p["heads__random_state"] = seed
+    p["heads__n_jobs"] = n_jobs
     pipe = build_pipeline(**p)
     texts = [normalize(r["text"]) for r in rows] + [normalize(r["text"]) for r in weak]
     Y = label_matrix(rows)
