@@ -16,7 +16,6 @@ without importing scikit-learn or SciPy.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from itertools import combinations, repeat
@@ -63,13 +62,19 @@ class _Block:
             raise ValueError("lean scorer supports l2-normalized TF-IDF only")
         return cls(dict(vec.vocabulary_), vec.idf_, vec.ngram_range, vec.sublinear_tf, offset, kind)
 
-    def batch_counts(self, texts: list[str], token_lists: list[list[str]] | None) -> tuple[np.ndarray, ...]:
+    def batch_counts(self, texts: list[str], token_lists: list[list[str]] | None,
+                     vectorize: bool = True) -> tuple[np.ndarray, ...]:
         """(row, column, count) arrays of the vocabulary n-grams of a whole batch.
 
         The n-grams are integer keys counted with NumPy (:mod:`reviewnlp.ngrams`): characters are
         digits of base ``2**21``, tokens digits of base ``n_tokens + 1``. A block the keys cannot
-        hold (n-grams of more than three items, or too many tokens) is counted text by text.
+        hold (n-grams of more than three items, or too many tokens) is counted text by text, and
+        so is every block when ``vectorize`` is false: for one text, dict lookups beat NumPy's
+        per-call overhead, and the key tables (~0.5 s to build) are not needed by a server that
+        scores one review per request.
         """
+        if not vectorize:
+            return self._counts_per_text(texts, token_lists)
         table = self._key_table()
         if table is None:
             return self._counts_per_text(texts, token_lists)
@@ -159,20 +164,6 @@ class _Block:
     def counts(self, text: str, tokens: list[str]) -> Counter:
         return Counter([j for j in map(self.vocab.get, self.grams(text, tokens)) if j is not None])
 
-    def features(self, text: str, tokens: list[str]) -> tuple[list[int], np.ndarray]:
-        counts = self.counts(text, tokens)
-        if not counts:
-            return [], np.empty(0)
-        idx = sorted(counts)
-        tf = np.fromiter((counts[j] for j in idx), dtype=np.float64, count=len(idx))
-        if self.sublinear:
-            tf = np.log(tf) + 1.0
-        vals = tf * self.idf[idx]
-        norm = math.sqrt(float(vals @ vals))
-        if norm > 0:
-            vals /= norm
-        return [j + self.offset for j in idx], vals
-
 
 class LeanScorer:
     """Probabilities of the 13 heads for normalized texts, without scikit-learn at inference."""
@@ -241,27 +232,43 @@ class LeanScorer:
         return scorer
 
     # -- scoring -----------------------------------------------------------------------------------
-    def sparse_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        tokens = segment(text) if self.needs_tokens else []
-        idx: list[int] = []
-        vals: list[np.ndarray] = []
-        for b in self.blocks:
-            i, v = b.features(text, tokens)
-            idx.extend(i)
-            vals.append(v)
+    def sparse_rows(self, texts: list[str], vectorize: bool = True):
+        """The feature matrix of normalized texts as ``(row, column, value)`` arrays.
+
+        The same matrix as the pipeline's ``TextFeatures.transform``: TF-IDF per n-gram block,
+        L2-normalized per row and block, then the lexicon indicators.
+        """
+        n = len(texts)
+        n_blocks = len(self.blocks)
+        token_lists = [segment(t) for t in texts] if self.needs_tokens else None
+        parts = [(k, *b.batch_counts(texts, token_lists, vectorize)) for k, b in enumerate(self.blocks)]
+        parts = [p for p in parts if len(p[1])]
+        rows, cols, vals = [], [], []
+        if parts:
+            row = np.concatenate([p[1] for p in parts])
+            g = np.concatenate([p[1] * n_blocks + p[0] for p in parts]) if n_blocks > 1 else row
+            v = np.concatenate([self._weights(self.blocks[k], c, t) for k, _, c, t in parts])
+            norms = np.sqrt(np.bincount(g, weights=v * v, minlength=n * n_blocks))
+            rows.append(row)
+            cols.append(np.concatenate([p[2] + self.blocks[p[0]].offset for p in parts]))
+            vals.append(v / norms[g])  # every stored value is > 0, so no norm is 0
         if self.lex_weight:
-            lv = lexicon.lexicon_vector(text)
-            nz = np.flatnonzero(lv)
-            idx.extend((nz + self.lex_offset).tolist())
-            vals.append(lv[nz] * self.lex_weight)
-        return np.asarray(idx, dtype=np.int64), (np.concatenate(vals) if vals else np.empty(0))
+            lex = np.array([lexicon.lexicon_vector(t) for t in texts])
+            r, c = np.nonzero(lex)
+            rows.append(r)
+            cols.append(c + self.lex_offset)
+            vals.append(lex[r, c] * self.lex_weight)
+        if not rows:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
     def _proba_from_decision(self, d: np.ndarray) -> np.ndarray:
         return _expit(-(self.calib_a * d + self.calib_b))
 
     def predict_one(self, text: str, explain: bool = False, top: int = 5):
         """Probabilities for one normalized text, and optionally the top contributing features per head."""
-        idx, vals = self.sparse_row(text)
+        _, idx, vals = self.sparse_rows([text], vectorize=False)
         w = self.coef[idx]
         d = vals @ w + self.intercept
         probs = self._proba_from_decision(d)
@@ -295,25 +302,12 @@ class LeanScorer:
 
     def _chunk(self, texts: list[str]) -> np.ndarray:
         n = len(texts)
-        n_blocks = len(self.blocks)
-        token_lists = [segment(t) for t in texts] if self.needs_tokens else None
-        parts = [(k, *b.batch_counts(texts, token_lists)) for k, b in enumerate(self.blocks)]
-        parts = [p for p in parts if len(p[1])]
-        d = np.tile(self.intercept, (n, 1))
-        if parts:
-            row = np.concatenate([p[1] for p in parts])
-            g = np.concatenate([p[1] * n_blocks + p[0] for p in parts])
-            col = np.concatenate([p[2] + self.blocks[p[0]].offset for p in parts])
-            vals = np.concatenate([self._weights(self.blocks[k], c, t) for k, _, c, t in parts])
-            norms = np.sqrt(np.bincount(g, weights=vals * vals, minlength=n * n_blocks))
-            vals = vals / np.where(norms[g] > 0, norms[g], 1.0)
-            contrib = self.coef[col] * vals[:, None]
-            for j in range(d.shape[1]):
-                d[:, j] += np.bincount(row, weights=contrib[:, j], minlength=n)
-        if self.lex_weight:
-            lex = np.vstack([lexicon.lexicon_vector(t) for t in texts])
-            d += (lex * self.lex_weight) @ self.coef[self.lex_offset:self.lex_offset + lex.shape[1]]
-        return self._proba_from_decision(d)
+        row, col, val = self.sparse_rows(texts)
+        contrib = self.coef[col] * val[:, None]
+        d = np.empty((n, len(self.intercept)))
+        for j in range(d.shape[1]):
+            d[:, j] = np.bincount(row, weights=contrib[:, j], minlength=n)
+        return self._proba_from_decision(d + self.intercept)
 
     @staticmethod
     def _weights(block: _Block, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:
