@@ -27,7 +27,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     params = json.loads(args.params) if args.params else None
     _, metrics = train(args.data, args.out, params=params, seed=args.seed, version=args.version,
-                       weak=args.weak, weak_weight=args.weak_weight)
+                       weak=args.weak, weak_weight=args.weak_weight, n_jobs=args.jobs)
     print(json.dumps({"out": str(args.out), "dev": _headline(metrics["dev"]),
                       "test": _headline(metrics.get("test", {}))}, indent=2))
     return 0
@@ -98,6 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weak", help="weak complaint labels JSONL (complaint head only), "
                    "e.g. datasets/weak/weak_complaint.jsonl")
     p.add_argument("--weak-weight", type=float, default=0.3, help="sample weight of weak rows (default 0.3)")
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="heads fitted at once in worker processes (default -1: every core; the model is the same)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a model on a gold JSONL file, with baselines")

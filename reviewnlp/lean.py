@@ -6,6 +6,10 @@ model evaluated directly is much cheaper: n-grams are looked up in a ``dict`` (v
 column), scaled by the IDF array, L2-normalized per block, and the 13 heads are one
 gather-and-sum over the coefficient matrix, followed by the Platt formula ``expit(-(a * d + b))``.
 
+One text is counted with ``dict`` lookups. A batch is counted with NumPy: every n-gram of the
+batch becomes an integer key (:mod:`reviewnlp.ngrams`), looked up in a sorted key table of the
+vocabulary, and only segmentation and the lexicon scan stay per text in Python.
+
 The scorer is saved next to the pickled pipeline as ``lean.npz`` (arrays) and ``lean.json``
 (vocabularies and settings), so a serving process loads it without unpickling anything and
 without importing scikit-learn or SciPy.

@@ -137,7 +137,8 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
 
 def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[str, Any] | None = None,
           seed: int = 0, version: str | None = None, evaluate_test: bool = True,
-          weak: str | Path | None = None, weak_weight: float = 0.3) -> tuple[ReviewModel, dict]:
+          weak: str | Path | None = None, weak_weight: float = 0.3,
+          n_jobs: int | None = -1) -> tuple[ReviewModel, dict]:
     """Train on ``train``, tune thresholds on ``dev``, measure ``test``; save to ``out`` when given.
 
     Parameters
@@ -155,7 +156,7 @@ def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[st
     dev_rows = load_gold(Path(data) / "dev.jsonl")
     t0 = time.perf_counter()
     weak_rows = load_weak(weak) if weak else []
-    model = fit(train_rows, params, seed, weak=weak_rows, weak_weight=weak_weight)
+    model = fit(train_rows, params, seed, weak=weak_rows, weak_weight=weak_weight, n_jobs=n_jobs)
     fit_s = time.perf_counter() - t0
     thresholds = tune_thresholds(model, dev_rows)
     metrics: dict[str, Any] = {"dev": evaluate(model, dev_rows)}

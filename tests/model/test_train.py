@@ -15,6 +15,22 @@ def test_same_data_and_seed_same_scores(gold_rows):
     assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts))
 
 
+def test_parallel_heads_give_the_same_model(gold_rows):
+    """n_jobs only spreads the heads over worker processes: coefficients and calibration are identical."""
+    train = [r for r in gold_rows if r["split"] == "train"][:300]
+    params = {"features__word_max_features": 2000, "features__char_max_features": 3000}
+    a = fit(train, params, seed=1, n_jobs=1).pipeline.named_steps["heads"]
+    b = fit(train, params, seed=1, n_jobs=2).pipeline.named_steps["heads"]
+    for attr in ("coef_", "intercept_", "calib_a_", "calib_b_"):
+        assert np.array_equal(getattr(a, attr), getattr(b, attr)), attr
+    assert a.head_kind_ == b.head_kind_
+
+
+def test_model_pickled_before_n_jobs_still_loads(shipped_model):
+    heads = shipped_model.pipeline.named_steps["heads"]
+    assert heads.get_params()["n_jobs"] is None
+
+
 def test_thresholds_refuse_test_split(tiny_model, gold_rows):
     with pytest.raises(ValueError, match="test split"):
         tune_thresholds(tiny_model, [r for r in gold_rows if r["split"] == "test"][:50])
