@@ -499,7 +499,7 @@ def bench_training(s: Suite) -> None:
         "cpu_ratio": round(fit_cpu / seg_cpu, 2) if seg_cpu else None,
         "fit_runs": 1, "segment_runs_s": [round(x[0], 4) for x in seg_runs],
         "train_rows": len(rows), "train_chars": sum(len(r["text"]) for r in rows),
-        "params": "reviewnlp.train.DEFAULT_PARAMS (13 heads, Platt calibration with 3-fold CV)",
+        "params": "reviewnlp.train.DEFAULT_PARAMS (13 heads, Platt calibration with 3-fold CV), n_jobs=-1",
     }
     if s.cfg["breakdown"]:
         from reviewnlp.features import TextFeatures
@@ -512,7 +512,7 @@ def bench_training(s: Suite) -> None:
             "features_fit_transform": round(fw, 3),
             "heads_and_rest (fit - normalize - features)": round(fit_wall - nw - fw, 3),
             "note": "measured separately from the fit() run above; TextFeatures.fit_transform segments every "
-                    "text twice (TfidfVectorizer.fit, then transform)",
+                    "text once; the heads run in joblib worker processes (train.fit n_jobs=-1)",
         }
     s.add(make_row(
         "training", f"fit() on the gold train split ({len(rows):,} rows) vs segmenting it (s)", fit_wall, seg_wall,
