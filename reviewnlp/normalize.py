@@ -52,6 +52,7 @@ _COURIER_CODE = re.compile(
     r"(?<![a-z0-9])(?:(?:sf|yt|jd|jdv|zto|sto|yd|ems|jt|db)[0-9]{8,}|1z[0-9a-z]{16})(?![0-9a-z])"
 )
 _LONG_NUMBER = re.compile(r"(?<![0-9])[0-9]{10,}(?![0-9])")
+_DIGIT = re.compile(r"[0-9]")
 
 _MAX_PASSES = 4
 
@@ -83,6 +84,8 @@ def _t2s(text: str) -> str:
 
                 _cc = opencc.OpenCC("t2s")
     out = _cc.convert(text)
+    if out == text:  # already simplified: nothing can have been lost
+        return out
     # OpenCC maps characters and phrases one to one in length for t2s; never accept a result
     # that would lose Han characters.
     if len(_HAN.findall(out)) < len(_HAN.findall(text)):
@@ -96,8 +99,14 @@ def mask_personal_data(text: str) -> str:
     >>> mask_personal_data("mail a.b@x.com or call 010-12345678, order no: 12345678901")
     'mail [email] or call [phone], order no: [order_no]'
     """
-    text = _URL.sub("[url]", text)
-    text = _EMAIL.sub("[email]", text)
+    # Each pattern needs a literal it cannot match without ("http"/"www.", "@", an ASCII digit):
+    # most reviews have none of them and skip the eight regex scans (identical output, ~3x faster).
+    if "http" in text or "www." in text:
+        text = _URL.sub("[url]", text)
+    if "@" in text:
+        text = _EMAIL.sub("[email]", text)
+    if not _DIGIT.search(text):
+        return text
     text = _ID_CARD.sub("[id_card]", text)
     text = _MOBILE.sub("[phone]", text)
     text = _LANDLINE.sub("[phone]", text)
