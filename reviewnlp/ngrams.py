@@ -224,6 +224,13 @@ class KeyTable:
         """Column of each key, -1 where the key is not in the vocabulary."""
         if len(self.keys) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
+        if len(keys) > 4096:
+            # look up each distinct key once, in sorted order (cache-friendly binary searches)
+            uniq, inverse = np.unique(keys, return_inverse=True)
+            return self._search(uniq)[inverse]
+        return self._search(keys)
+
+    def _search(self, keys: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.keys, keys)
         np.minimum(pos, len(self.keys) - 1, out=pos)
         return np.where(self.keys[pos] == keys, self.cols[pos], -1)
