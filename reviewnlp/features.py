@@ -78,7 +78,7 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         once). The character block counts its n-grams as integer keys with NumPy
         (:mod:`reviewnlp.ngrams`) and then sets a ``TfidfVectorizer`` to the fitted state: the
         vocabulary, IDF weights and matrix are the ones ``TfidfVectorizer.fit_transform`` gives
-        (``tests/model/test_ngrams.py``), about ten times faster, and :meth:`transform` stays
+        (``tests/model/test_ngrams.py``), 3-5x faster (4,302 gold train texts), and :meth:`transform` stays
         scikit-learn's.
         """
         texts = _as_texts(X)
