@@ -13,11 +13,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from . import lexicon, ngrams
 from .segment import segment
+
+# CountVectorizer parameters shared with the word TfidfVectorizer
+_COUNT_PARAMS = ("tokenizer", "preprocessor", "token_pattern", "lowercase", "ngram_range", "min_df", "dtype")
 
 
 def tokenize(text: str) -> list[str]:
@@ -74,20 +77,32 @@ class TextFeatures(BaseEstimator, TransformerMixin):
     def fit_transform(self, X, y=None):
         """Fit the vocabularies and return the training matrix, in one pass over the texts.
 
-        The word block is scikit-learn's ``TfidfVectorizer.fit_transform`` (each text is segmented
-        once). The character block counts its n-grams as integer keys with NumPy
-        (:mod:`reviewnlp.ngrams`) and then sets a ``TfidfVectorizer`` to the fitted state: the
-        vocabulary, IDF weights and matrix are the ones ``TfidfVectorizer.fit_transform`` gives
-        (``tests/model/test_ngrams.py``), 3-5x faster (4,302 gold train texts), and :meth:`transform` stays
-        scikit-learn's.
+        The word block is counted by scikit-learn's ``CountVectorizer`` (each text is segmented
+        once); the character block counts its n-grams as integer keys with NumPy
+        (:mod:`reviewnlp.ngrams`), 3-5x faster than ``TfidfVectorizer`` (4,302 gold train texts).
+        Each block then sets a ``TfidfVectorizer`` to the fitted state, so :meth:`transform` is
+        scikit-learn's. Vocabularies, IDF weights and matrices are those of
+        ``TfidfVectorizer.fit_transform`` (``tests/model/test_ngrams.py``) with one deliberate
+        difference: when ``max_features`` cuts through terms of equal corpus frequency, the
+        alphabetically first are kept. scikit-learn breaks those ties with an unstable
+        ``argsort`` whose order depends on the CPU's sort routine, so the same data and seed gave
+        different vocabularies on different machines.
         """
         texts = _as_texts(X)
         n = len(texts)
         blocks = []
         self.word_ = self.char_ = None
         if self.word_ngram:
-            self.word_ = self._word_vectorizer()
-            blocks.append(self.word_.fit_transform(texts))
+            # counts over every term with df >= min_df; the cap is applied by _select, not sklearn
+            counter = CountVectorizer(**{k: v for k, v in self._word_vectorizer().get_params().items()
+                                         if k in _COUNT_PARAMS}, max_features=None)
+            counts = counter.fit_transform(texts).tocsr()
+            terms = counter.get_feature_names_out()
+            keep = _select(np.asarray(counts.sum(axis=0)).ravel(), self.word_max_features)
+            counts = counts[:, keep].tocoo()
+            idf, block = _tfidf(counts.row, counts.col, counts.data, n, len(keep), self.sublinear_tf)
+            self.word_ = _fitted(self._word_vectorizer(), list(terms[keep]), idf)
+            blocks.append(block)
         if self.char_ngram:
             keys, docs = ngrams.char_ngram_keys(texts, 1, self.char_ngram)
             vocab_keys, idf, block = _fit_block(
@@ -129,12 +144,10 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         return self.feature_names_
 
 def _fit_block(keys, docs, n_docs, min_df, max_features, alphabetical, sublinear):
-    """Vocabulary, IDF and TF-IDF matrix of one n-gram block, with ``TfidfVectorizer``'s rules.
+    """Vocabulary keys, IDF and TF-IDF matrix of one block of n-gram keys (``docs``: their texts).
 
-    Terms in fewer than ``min_df`` documents are dropped; of the rest, the ``max_features`` most
-    frequent in the corpus are kept (ties broken exactly as scikit-learn's ``_limit_features``
-    breaks them: the same argsort over the same array in alphabetical order). Columns are in
-    alphabetical order; ``idf = ln((1 + n) / (1 + df)) + 1``; rows are L2-normalized.
+    Terms in fewer than ``min_df`` documents are dropped and the cap is :func:`_select`'s.
+    Columns are in alphabetical order (``alphabetical(keys)`` gives that order).
     """
     if n_docs < min_df:
         raise ValueError("max_df corresponds to < documents than min_df")
@@ -149,26 +162,47 @@ def _fit_block(keys, docs, n_docs, min_df, max_features, alphabetical, sublinear
     df = np.bincount(term, minlength=n_terms)
     cand = np.flatnonzero(df >= min_df)
     alpha = cand[alphabetical(uniq[cand])]
-    if max_features is not None and len(alpha) > max_features:
-        mask_inds = (-tf[alpha].astype(np.float64)).argsort()[:max_features]
-        keep = np.zeros(len(alpha), dtype=bool)
-        keep[mask_inds] = True
-        alpha = alpha[keep]
-    if len(alpha) == 0:
-        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    alpha = alpha[_select(tf[alpha], max_features)]
     col_of = np.full(n_terms, -1, dtype=np.int64)
     col_of[alpha] = np.arange(len(alpha))
     cols = col_of[term]
     hit = cols >= 0
-    rows, cols, counts = pair[hit] // n_terms, cols[hit], counts[hit].astype(np.float64)
-    idf = np.log((n_docs + 1.0) / (df[alpha] + 1.0)) + 1.0
+    idf, matrix = _tfidf(pair[hit] // n_terms, cols[hit], counts[hit], n_docs, len(alpha), sublinear)
+    return uniq[alpha], idf, matrix
+
+
+def _select(tf, max_features):
+    """Columns kept under the ``max_features`` cap: the most frequent in the corpus.
+
+    ``tf`` is per term, in alphabetical order; ties at the cut keep the alphabetically
+    first terms (a stable sort), so the vocabulary does not depend on the machine.
+
+    >>> _select(np.array([5, 2, 2, 9]), 3).tolist()
+    [0, 1, 3]
+    """
+    if len(tf) == 0:
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    if max_features is None or len(tf) <= max_features:
+        return np.arange(len(tf))
+    return np.sort(np.argsort(-np.asarray(tf, dtype=np.float64), kind="stable")[:max_features])
+
+
+def _tfidf(rows, cols, counts, n_docs, n_cols, sublinear):
+    """IDF and the L2-normalized TF-IDF CSR matrix of (row, column, count) triples, as ``TfidfTransformer``.
+
+    ``idf = ln((1 + n) / (1 + df)) + 1``; with ``sublinear``, ``tf = 1 + ln(count)``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64)
+    df = np.bincount(cols, minlength=n_cols)
+    idf = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
     vals = (np.log(counts) + 1.0 if sublinear else counts) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n_docs))
-    vals /= norms[rows]
+    vals = vals / norms[rows]
+    order = np.lexsort((cols, rows))
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_docs))))
-    matrix = sp.csr_matrix((vals, cols, indptr), shape=(n_docs, len(alpha)))
-    matrix.sort_indices()
-    return uniq[alpha], idf, matrix
+    return idf, sp.csr_matrix((vals[order], cols[order], indptr), shape=(n_docs, n_cols))
 
 
 def _fitted(vectorizer, terms, idf):

@@ -3,7 +3,9 @@
 The CLI (``reviewnlp train``) and the notebooks call these same functions.
 
 Reproducible: the same data and seed give the same scores (liblinear and the calibration folds
-are seeded; feature vocabularies are deterministic).
+are seeded; feature vocabularies are deterministic, also across machines: ties at the
+``max_features`` cut keep the alphabetically first terms, see :class:`reviewnlp.features.TextFeatures`;
+the number of worker processes does not change the model).
 """
 from __future__ import annotations
 

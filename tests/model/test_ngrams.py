@@ -1,7 +1,8 @@
-"""The NumPy n-gram counting gives scikit-learn's vocabularies, IDF weights and matrices exactly.
+"""TextFeatures' fit gives scikit-learn's vocabularies, IDF weights and matrices exactly.
 
 Real reviews from the corpora and the gold train split; each comparison could fail on one
-missing n-gram, one tie broken differently by the ``max_features`` cap, or one weight off.
+missing n-gram, one tie broken differently at the ``max_features`` cap (ours: alphabetically
+first, on every machine), or one weight off.
 """
 import json
 
@@ -10,10 +11,10 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from reviewnlp import ngrams
-from reviewnlp.features import TextFeatures
+from reviewnlp.features import TextFeatures, _identity, tokenize
 from reviewnlp.normalize import normalize
 from tests.conftest import GOLD, real_reviews
 
@@ -32,19 +33,63 @@ def texts():
     return out
 
 
+def _expected_vocabulary(vec_uncapped, texts, max_features):
+    """scikit-learn's vocabulary without a cap, cut to the ``max_features`` most frequent terms,
+    ties at the cut to the alphabetically first (what ``TextFeatures`` promises)."""
+    counts = np.asarray(CountVectorizer(vocabulary=vec_uncapped.get_feature_names_out(),
+                                        analyzer=vec_uncapped.analyzer, tokenizer=vec_uncapped.tokenizer,
+                                        preprocessor=vec_uncapped.preprocessor, token_pattern=None,
+                                        lowercase=False, ngram_range=vec_uncapped.ngram_range)
+                        .transform(texts).sum(axis=0)).ravel()
+    terms = list(vec_uncapped.get_feature_names_out())
+    if max_features is None or len(terms) <= max_features:
+        return terms
+    ranked = sorted(range(len(terms)), key=lambda i: (-counts[i], terms[i]))[:max_features]
+    return sorted(terms[i] for i in ranked)
+
+
+def _reference(kind, texts, n, max_features, min_df):
+    """scikit-learn's TfidfVectorizer on the expected vocabulary (a fixed vocabulary keeps its df and IDF)."""
+    common = dict(preprocessor=_identity, lowercase=False, ngram_range=(1, n), sublinear_tf=True, dtype=np.float64)
+    if kind == "char":
+        common["analyzer"] = "char"
+    else:
+        common.update(tokenizer=tokenize, token_pattern=None)
+    uncapped = TfidfVectorizer(min_df=min_df, **common).fit(texts)
+    vocab = _expected_vocabulary(uncapped, texts, max_features)
+    vec = TfidfVectorizer(vocabulary=vocab, **common)
+    return vec, vec.fit_transform(texts)
+
+
+@pytest.mark.parametrize("kind", ["char", "word"])
 @pytest.mark.parametrize("max_features,min_df", [(None, 1), (None, 2), (5000, 2), (20000, 1)])
-def test_char_block_equals_tfidfvectorizer(texts, max_features, min_df):
-    feats = TextFeatures(word_ngram=0, char_ngram=3, char_max_features=max_features, min_df=min_df,
+def test_blocks_equal_tfidfvectorizer(texts, kind, max_features, min_df):
+    feats = TextFeatures(word_ngram=2 if kind == "word" else 0, char_ngram=3 if kind == "char" else 0,
+                         word_max_features=max_features, char_max_features=max_features, min_df=min_df,
                          lexicon_weight=0)
     ours = feats.fit_transform(texts)
-    vec, theirs = _sklearn_char(texts, 3, max_features, min_df)
-    assert feats.char_.vocabulary_ == vec.vocabulary_
-    np.testing.assert_array_equal(feats.char_.idf_, vec.idf_)
+    vec, theirs = _reference(kind, texts, 2 if kind == "word" else 3, max_features, min_df)
+    fitted = feats.char_ if kind == "char" else feats.word_
+    assert fitted.vocabulary_ == vec.vocabulary_
+    np.testing.assert_allclose(fitted.idf_, vec.idf_, rtol=1e-15)
     assert ours.shape == theirs.shape
     assert abs(ours - theirs).max() < 1e-12
+    if max_features is None:  # no cap, no ties: scikit-learn's own fit gives the same vocabulary
+        plain = TfidfVectorizer(**{k: v for k, v in vec.get_params().items() if k != "vocabulary"},
+                                ).set_params(min_df=min_df).fit(texts)
+        assert plain.vocabulary_ == fitted.vocabulary_
     # the fitted state is scikit-learn's own: transform of new texts agrees too
     new = [normalize(t) for t in real_reviews(300)[::-1]]
     assert abs(feats.transform(new) - vec.transform(new)).max() < 1e-12
+
+
+def test_vocabulary_does_not_depend_on_the_order_of_the_texts(texts):
+    """Ties at the max_features cut are broken by the terms, never by where they were seen first."""
+    params = dict(word_max_features=3000, char_max_features=4000)
+    a = TextFeatures(**params).fit(texts)
+    b = TextFeatures(**params).fit(texts[::-1])
+    assert a.word_.vocabulary_ == b.word_.vocabulary_
+    assert a.char_.vocabulary_ == b.char_.vocabulary_
 
 
 def test_fit_transform_equals_fit_then_transform(texts):
