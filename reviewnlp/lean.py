@@ -35,6 +35,7 @@ _WS2 = re.compile(r"\s\s+")
 LEAN_ARRAYS = "lean.npz"
 LEAN_JSON = "lean.json"
 _BATCH_CHUNK = 512
+_WORD_BASE = 1 << 20  # token ids are digits below 2**20: trigram keys stay below 2**60
 
 
 def _zeros(n: int):
@@ -122,27 +123,32 @@ class _Block:
         # A token may hold a space ("2 hours"), so a term "a b c" can be the bigram ("a b", "c") or
         # ("a", "b c") as well as a trigram: every split into min_n..max_n tokens gets a key, and all
         # of them point to the term's column (scikit-learn, too, only sees the joined string).
-        splits = []
+        # Token ids are digits of a fixed base, so keys are computed in one pass with no list of
+        # splits kept (that list cost ~20 MB of resident memory for a 40k-term vocabulary).
+        base = _WORD_BASE
         index: dict[str, int] = {}
+        setid = index.setdefault
+        keys: list[int] = []
+        cols: list[int] = []
         for j, term in enumerate(terms):
+            if " " not in term:
+                if self.min_n == 1:
+                    keys.append(setid(term, len(index) + 1))
+                    cols.append(j)
+                continue
             pieces = term.split(" ")
             for n in range(self.min_n, min(self.max_n, len(pieces)) + 1):
                 for cut in combinations(range(1, len(pieces)), n - 1):
                     bounds = (0, *cut, len(pieces))
-                    parts = [" ".join(pieces[a:b]) for a, b in zip(bounds, bounds[1:])]
-                    for t in parts:
-                        index.setdefault(t, len(index) + 1)
-                    splits.append((j, parts))
-        base = len(index) + 1
-        if base ** self.max_n >= 2 ** 62:
+                    key = 0
+                    for lo, hi in zip(bounds, bounds[1:]):
+                        key = key * base + setid(" ".join(pieces[lo:hi]), len(index) + 1)
+                    keys.append(key)
+                    cols.append(j)
+        if len(index) >= base:
             return None, False
-        keys = np.empty(len(splits), dtype=np.int64)
-        cols = np.empty(len(splits), dtype=np.int64)
-        for i, (j, parts) in enumerate(splits):
-            key = 0
-            for t in parts:
-                key = key * base + index[t]
-            keys[i], cols[i] = key, j
+        keys = np.asarray(keys, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
         return (index, base), ngrams.KeyTable(keys, cols, len(terms))
 
     def grams(self, text: str, tokens: list[str]):
