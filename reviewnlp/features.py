@@ -19,9 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import lexicon, ngrams
 from .segment import segment
 
-# CountVectorizer parameters shared with the word TfidfVectorizer
-_COUNT_PARAMS = ("tokenizer", "preprocessor", "token_pattern", "lowercase", "ngram_range", "min_df", "dtype")
-
 
 def tokenize(text: str) -> list[str]:
     """Tokenizer used by the word vectorizer (picklable: a module-level function)."""
@@ -59,10 +56,14 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         self.sublinear_tf = sublinear_tf
         self.lexicon_weight = lexicon_weight
 
+    def _word_analysis(self) -> dict:
+        """How the word block cuts and counts n-grams (shared by its CountVectorizer and TfidfVectorizer)."""
+        return dict(tokenizer=tokenize, preprocessor=_identity, token_pattern=None, lowercase=False,
+                    ngram_range=(1, self.word_ngram), min_df=self.min_df, dtype=np.float64)
+
     def _word_vectorizer(self):
-        return TfidfVectorizer(tokenizer=tokenize, preprocessor=_identity, token_pattern=None, lowercase=False,
-                               ngram_range=(1, self.word_ngram), max_features=self.word_max_features,
-                               min_df=self.min_df, sublinear_tf=self.sublinear_tf, dtype=np.float64)
+        return TfidfVectorizer(**self._word_analysis(), max_features=self.word_max_features,
+                               sublinear_tf=self.sublinear_tf)
 
     def _char_vectorizer(self):
         return TfidfVectorizer(analyzer="char", preprocessor=_identity, lowercase=False,
@@ -93,23 +94,18 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         blocks = []
         self.word_ = self.char_ = None
         if self.word_ngram:
-            # counts over every term with df >= min_df; the cap is applied by _select, not sklearn
-            counter = CountVectorizer(**{k: v for k, v in self._word_vectorizer().get_params().items()
-                                         if k in _COUNT_PARAMS}, max_features=None)
-            counts = counter.fit_transform(texts).tocsr()
+            # counts of every term with df >= min_df; the cap is _select's, not scikit-learn's
+            counter = CountVectorizer(**self._word_analysis())
+            counts = counter.fit_transform(texts).tocoo()
             terms = counter.get_feature_names_out()
-            keep = _select(np.asarray(counts.sum(axis=0)).ravel(), self.word_max_features)
-            counts = counts[:, keep].tocoo()
-            idf, block = _tfidf(counts.row, counts.col, counts.data, n, len(keep), self.sublinear_tf)
+            keep = _select(np.bincount(counts.col, weights=counts.data, minlength=len(terms)), self.word_max_features)
+            idf, block = _tfidf(counts.row, counts.col, counts.data, keep, len(terms), n, self.sublinear_tf)
             self.word_ = _fitted(self._word_vectorizer(), list(terms[keep]), idf)
             blocks.append(block)
         if self.char_ngram:
-            keys, docs = ngrams.char_ngram_keys(texts, 1, self.char_ngram)
-            vocab_keys, idf, block = _fit_block(
-                keys, docs, n, self.min_df, self.char_max_features,
-                lambda ks: np.argsort(ngrams.char_sort_keys(ks, self.char_ngram), kind="stable"),
-                self.sublinear_tf)
-            self.char_ = _fitted(self._char_vectorizer(), ngrams.decode_char_keys(vocab_keys), idf)
+            terms, idf, block = _fit_char_block(texts, self.char_ngram, self.min_df, self.char_max_features,
+                                                self.sublinear_tf)
+            self.char_ = _fitted(self._char_vectorizer(), terms, idf)
             blocks.append(block)
         names = []
         if self.word_ is not None:
@@ -143,32 +139,23 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         check_is_fitted(self, "feature_names_")
         return self.feature_names_
 
-def _fit_block(keys, docs, n_docs, min_df, max_features, alphabetical, sublinear):
-    """Vocabulary keys, IDF and TF-IDF matrix of one block of n-gram keys (``docs``: their texts).
+def _fit_char_block(texts, max_n, min_df, max_features, sublinear):
+    """Vocabulary (alphabetical), IDF and TF-IDF matrix of the character 1..``max_n``-grams.
 
-    Terms in fewer than ``min_df`` documents are dropped and the cap is :func:`_select`'s.
-    Columns are in alphabetical order (``alphabetical(keys)`` gives that order).
+    Terms in fewer than ``min_df`` texts are dropped and the cap is :func:`_select`'s.
     """
+    n_docs = len(texts)
     if n_docs < min_df:
         raise ValueError("max_df corresponds to < documents than min_df")
+    keys, docs = ngrams.char_ngram_keys(texts, 1, max_n)
     uniq, inverse, tf = np.unique(keys, return_inverse=True, return_counts=True)
-    n_terms = len(uniq)
-    pair = docs * n_terms + inverse
-    pair.sort()
-    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1]))) if len(pair) else np.empty(0, np.int64)
-    counts = np.diff(np.append(starts, len(pair)))
-    pair = pair[starts]
-    term = pair % n_terms
-    df = np.bincount(term, minlength=n_terms)
+    rows, term, counts = ngrams.count_pairs(docs, inverse, len(uniq))
+    df = np.bincount(term, minlength=len(uniq))
     cand = np.flatnonzero(df >= min_df)
-    alpha = cand[alphabetical(uniq[cand])]
+    alpha = cand[np.argsort(ngrams.char_sort_keys(uniq[cand], max_n), kind="stable")]
     alpha = alpha[_select(tf[alpha], max_features)]
-    col_of = np.full(n_terms, -1, dtype=np.int64)
-    col_of[alpha] = np.arange(len(alpha))
-    cols = col_of[term]
-    hit = cols >= 0
-    idf, matrix = _tfidf(pair[hit] // n_terms, cols[hit], counts[hit], n_docs, len(alpha), sublinear)
-    return uniq[alpha], idf, matrix
+    idf, matrix = _tfidf(rows, term, counts, alpha, len(uniq), n_docs, sublinear)
+    return ngrams.decode_char_keys(uniq[alpha]), idf, matrix
 
 
 def _select(tf, max_features):
@@ -187,17 +174,21 @@ def _select(tf, max_features):
     return np.sort(np.argsort(-np.asarray(tf, dtype=np.float64), kind="stable")[:max_features])
 
 
-def _tfidf(rows, cols, counts, n_docs, n_cols, sublinear):
-    """IDF and the L2-normalized TF-IDF CSR matrix of (row, column, count) triples, as ``TfidfTransformer``.
+def _tfidf(rows, terms, counts, kept, n_terms, n_docs, sublinear):
+    """IDF and L2-normalized TF-IDF CSR matrix of (row, term, count) triples, as ``TfidfTransformer``.
 
+    Terms are numbered ``0 .. n_terms - 1``; column ``i`` is term ``kept[i]``, other terms are dropped.
     ``idf = ln((1 + n) / (1 + df)) + 1``; with ``sublinear``, ``tf = 1 + ln(count)``.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    counts = np.asarray(counts, dtype=np.float64)
+    n_cols = len(kept)
+    col_of = np.full(n_terms, -1, dtype=np.int64)
+    col_of[kept] = np.arange(n_cols)
+    cols = col_of[np.asarray(terms, dtype=np.int64)]
+    hit = cols >= 0
+    rows, cols, counts = np.asarray(rows, dtype=np.int64)[hit], cols[hit], np.asarray(counts)[hit]
     df = np.bincount(cols, minlength=n_cols)
     idf = np.log((n_docs + 1.0) / (df + 1.0)) + 1.0
-    vals = (np.log(counts) + 1.0 if sublinear else counts) * idf[cols]
+    vals = ngrams.tfidf_values(counts, idf[cols], sublinear)
     norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n_docs))
     vals = vals / norms[rows]
     order = np.lexsort((cols, rows))

@@ -8,7 +8,8 @@ gather-and-sum over the coefficient matrix, followed by the Platt formula ``expi
 
 One text is counted with ``dict`` lookups. A batch is counted with NumPy: every n-gram of the
 batch becomes an integer key (:mod:`reviewnlp.ngrams`), looked up in a sorted key table of the
-vocabulary, and only segmentation and the lexicon scan stay per text in Python.
+vocabulary, the 13 heads are one SciPy sparse product, and only segmentation and the lexicon scan
+stay per text in Python.
 
 The scorer is saved next to the pickled pipeline as ``lean.npz`` (arrays) and ``lean.json``
 (vocabularies and settings), so a serving process loads it without unpickling anything and
@@ -20,7 +21,6 @@ without importing scikit-learn or SciPy.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from itertools import combinations, repeat
 from pathlib import Path
@@ -31,15 +31,10 @@ from . import lexicon, ngrams
 from .model import HEADS
 from .segment import segment
 
-_WS2 = re.compile(r"\s\s+")
 LEAN_ARRAYS = "lean.npz"
 LEAN_JSON = "lean.json"
 _BATCH_CHUNK = 512
 _WORD_BASE = 1 << 20  # token ids are digits below 2**20: trigram keys stay below 2**60
-
-
-def _zeros(n: int):
-    return repeat(0, n)
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
@@ -72,8 +67,8 @@ class _Block:
         """(row, column, count) arrays of the vocabulary n-grams of a whole batch.
 
         The n-grams are integer keys counted with NumPy (:mod:`reviewnlp.ngrams`): characters are
-        digits of base ``2**21``, tokens digits of base ``n_tokens + 1``. A block the keys cannot
-        hold (n-grams of more than three items, or too many tokens) is counted text by text, and
+        digits of base ``2**21``, token ids digits of base ``2**20``. A block the keys cannot
+        hold (n-grams of more than three items, or 2**20 tokens or more) is counted text by text, and
         so is every block when ``vectorize`` is false: for one text, dict lookups beat NumPy's
         per-call overhead, and the key tables (~0.3 s to build, ~14 MiB) are not needed by a server that
         scores one review per request.
@@ -88,7 +83,7 @@ class _Block:
         else:
             index, base = self._index
             flat = [t for toks in token_lists for t in toks]
-            digits = np.fromiter(map(index.get, flat, _zeros(len(flat))), dtype=np.int64, count=len(flat))
+            digits = np.fromiter(map(index.get, flat, repeat(0)), dtype=np.int64, count=len(flat))
             lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
             keys, docs = ngrams.ngram_keys(digits, lengths, self.min_n, self.max_n, base)
         return table.count(keys, docs, len(texts))
@@ -161,7 +156,7 @@ class _Block:
                 for i in range(n_tok - n + 1):
                     out.append(" ".join(tokens[i:i + n]))
             return out
-        text = _WS2.sub(" ", text)
+        text = ngrams.WHITESPACE_RUNS.sub(" ", text)
         n_txt = len(text)
         out = []
         for n in range(self.min_n, min(self.max_n + 1, n_txt + 1)):
@@ -257,7 +252,8 @@ class LeanScorer:
         if parts:
             row = np.concatenate([p[1] for p in parts])
             g = np.concatenate([p[1] * n_blocks + p[0] for p in parts]) if n_blocks > 1 else row
-            v = np.concatenate([self._weights(self.blocks[k], c, t) for k, _, c, t in parts])
+            v = np.concatenate([ngrams.tfidf_values(t, self.blocks[k].idf[c], self.blocks[k].sublinear)
+                                for k, _, c, t in parts])
             norms = np.sqrt(np.bincount(g, weights=v * v, minlength=n * n_blocks))
             rows.append(row)
             cols.append(np.concatenate([p[2] + self.blocks[p[0]].offset for p in parts]))
@@ -319,10 +315,3 @@ class LeanScorer:
         row, col, val = self.sparse_rows(texts)
         X = sp.csr_matrix((val, (row, col)), shape=(len(texts), self.coef.shape[0]))
         return self._proba_from_decision(np.asarray(X @ self.coef) + self.intercept)
-
-    @staticmethod
-    def _weights(block: _Block, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        tf = counts.astype(np.float64)
-        if block.sublinear:
-            tf = np.log(tf) + 1.0
-        return tf * block.idf[cols]

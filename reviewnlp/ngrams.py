@@ -2,14 +2,15 @@
 
 scikit-learn's vectorizers build every n-gram as a Python string and look it up in a dict, one
 at a time. Here an n-gram is an integer: its items (characters, or token ids) are the digits of
-a number in base ``base`` (``2**21`` for characters, ``n_tokens + 1`` for tokens). Digits start at
-1, so an n-gram never shares a key with a shorter one. A batch of texts becomes one array of
-digits; the keys of all n-grams of all texts are a few whole-array operations, and counting them
-is a sort. Only NumPy is needed: the serving path imports neither scikit-learn nor SciPy.
+a number in base ``base`` (``2**21`` for characters; the lean scorer uses ``2**20`` for token
+ids). Digits start at 1, so an n-gram never shares a key with a shorter one. A batch of texts
+becomes one array of digits; the keys of all n-grams of all texts are a few whole-array
+operations, and counting them is a sort. Only NumPy is needed: the serving path imports neither
+scikit-learn nor SciPy.
 
-The n-grams are exactly those of scikit-learn's ``analyzer="char"`` (after its ``\\s\\s+ -> " "``
-collapsing) and of its word analyzer over a given token list (n-grams joined by a space), so a
-vocabulary built here is the one ``TfidfVectorizer.fit`` builds (``tests/model/test_ngrams.py``).
+The character n-grams are exactly those of scikit-learn's ``analyzer="char"`` (after its
+``\\s\\s+ -> " "`` collapsing), and word n-grams those of its word analyzer over a token list
+(``tests/model/test_ngrams.py``, ``tests/model/test_lean.py``).
 
 >>> keys, docs = char_ngram_keys(["abc", "b"], 1, 2)
 >>> sorted(decode_char_keys(keys[docs == 0]))
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-_WS2 = re.compile(r"\s\s+")
+WHITESPACE_RUNS = re.compile(r"\s\s+")  # scikit-learn's char analyzer turns these into one space
 CHAR_BITS = 21  # every code point + 1 fits in 21 bits
 CHAR_BASE = 1 << CHAR_BITS
 MAX_ORDER = 3  # 3 * 21 bits < 63: keys stay int64
@@ -44,7 +45,7 @@ def char_codes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     >>> (codes - 1).tolist(), lengths.tolist()
     ([97, 32, 98, 99], [3, 1])
     """
-    collapsed = [_WS2.sub(" ", t) for t in texts]
+    collapsed = [WHITESPACE_RUNS.sub(" ", t) for t in texts]
     lengths = np.fromiter(map(len, collapsed), dtype=np.int64, count=len(collapsed))
     raw = "".join(collapsed).encode("utf-32-le", "surrogatepass")
     codes = np.frombuffer(raw, dtype=np.uint32).astype(np.int64)
@@ -138,64 +139,6 @@ def char_sort_keys(keys: np.ndarray, max_n: int) -> np.ndarray:
     return out
 
 
-class TokenIndex:
-    """Token -> id (1-based) for word n-grams; id 0 is "not in the vocabulary".
-
-    >>> ti = TokenIndex(["快递", "太慢"])
-    >>> ti.digits([["快递", "太慢", "了"]])[0].tolist()
-    [1, 2, 0]
-    """
-
-    def __init__(self, tokens: Sequence[str] = ()):
-        self.ids: dict[str, int] = {}
-        for t in tokens:
-            self.ids.setdefault(t, len(self.ids) + 1)
-
-    @property
-    def base(self) -> int:
-        return len(self.ids) + 1
-
-    def digits(self, token_lists: Sequence[Sequence[str]], grow: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of all tokens, concatenated, and the number of tokens per list; ``grow`` adds new tokens."""
-        flat = [t for toks in token_lists for t in toks]
-        if grow:
-            ids = self.ids
-            for t in flat:
-                if t not in ids:
-                    ids[t] = len(ids) + 1
-            arr = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        else:
-            get = self.ids.get
-            arr = np.fromiter((get(t, 0) for t in flat), dtype=np.int64, count=len(flat))
-        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        return arr, lengths
-
-    def key(self, term: str) -> int | None:
-        """The key of a space-joined word n-gram, or None when one of its tokens is unknown."""
-        key, base = 0, self.base
-        for t in term.split(" "):
-            i = self.ids.get(t)
-            if i is None:
-                return None
-            key = key * base + i
-        return key
-
-    def decode(self, keys: np.ndarray, base: int | None = None) -> list[str]:
-        """The space-joined strings of word n-gram keys (``base`` defaults to the current one)."""
-        base = base or self.base
-        names = [""] * (len(self.ids) + 1)
-        for t, i in self.ids.items():
-            names[i] = t
-        out = []
-        for k in keys.tolist():
-            parts = []
-            while k:
-                k, d = divmod(k, base)
-                parts.append(names[d])
-            out.append(" ".join(reversed(parts)))
-        return out
-
-
 class KeyTable:
     """A vocabulary as sorted integer keys -> column numbers; :meth:`count` counts a batch."""
 
@@ -210,15 +153,10 @@ class KeyTable:
             raise ValueError("vocabulary has two terms with the same key")
 
     @classmethod
-    def from_terms(cls, terms: Sequence[str], key: Callable[[str], int | None]) -> KeyTable:
-        """A table for ``terms`` (column ``i`` = ``terms[i]``); terms whose key is None never match."""
-        keys, cols = [], []
-        for i, t in enumerate(terms):
-            k = key(t)
-            if k is not None:
-                keys.append(k)
-                cols.append(i)
-        return cls(np.asarray(keys, dtype=np.int64), np.asarray(cols, dtype=np.int64), len(terms))
+    def from_terms(cls, terms: Sequence[str], key: Callable[[str], int]) -> KeyTable:
+        """A table for ``terms``: column ``i`` is ``terms[i]``, found by ``key(terms[i])``."""
+        keys = np.fromiter(map(key, terms), dtype=np.int64, count=len(terms))
+        return cls(keys, np.arange(len(terms), dtype=np.int64), len(terms))
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Column of each key, -1 where the key is not in the vocabulary."""
@@ -239,12 +177,31 @@ class KeyTable:
         """(row, column, count) of every vocabulary n-gram present, sorted by row then column."""
         cols = self.lookup(keys)
         hit = cols >= 0
-        pair = docs[hit] * self.n_cols + cols[hit]
-        if len(pair) == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        pair.sort()
-        starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
-        counts = np.diff(np.append(starts, len(pair)))
-        uniq = pair[starts]
-        return uniq // self.n_cols, uniq % self.n_cols, counts
+        return count_pairs(docs[hit], cols[hit], self.n_cols)
+
+
+def count_pairs(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, count) of the distinct (row, column) pairs, sorted by row then column.
+
+    >>> [a.tolist() for a in count_pairs(np.array([1, 0, 1]), np.array([2, 5, 2]), 6)]
+    [[0, 1], [5, 2], [1, 2]]
+    """
+    pair = np.asarray(rows, dtype=np.int64) * n_cols + np.asarray(cols, dtype=np.int64)
+    if len(pair) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    pair.sort()
+    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+    counts = np.diff(np.append(starts, len(pair)))
+    uniq = pair[starts]
+    return uniq // n_cols, uniq % n_cols, counts
+
+
+def tfidf_values(counts: np.ndarray, idf_of_cols: np.ndarray, sublinear: bool) -> np.ndarray:
+    """TF-IDF values before row normalization, as ``TfidfTransformer``: ``(1 + ln count) * idf`` when sublinear.
+
+    >>> tfidf_values(np.array([1, 2]), np.array([1.0, 2.0]), sublinear=False).tolist()
+    [1.0, 4.0]
+    """
+    tf = np.asarray(counts, dtype=np.float64)
+    return (np.log(tf) + 1.0 if sublinear else tf) * idf_of_cols
