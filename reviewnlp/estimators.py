@@ -40,9 +40,9 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
         LogisticRegression solver.
     random_state : int
     n_jobs : int or None
-        Heads fitted at once, in joblib worker processes (threads do not speed liblinear up:
-        measured 2x slower per fit with two threads on two cores); ``None`` means 1, ``-1``
-        every core. The fitted model does not depend on it.
+        Heads fitted at once, in joblib worker processes (threads slow liblinear down here:
+        ``python benchmarks/bench_training.py``); ``None`` means 1, ``-1`` every core. The
+        fitted model does not depend on it.
     """
 
     def __init__(self, C=4.0, class_weight="balanced", calibration="sigmoid", cv=3, solver="liblinear",

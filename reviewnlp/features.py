@@ -80,7 +80,7 @@ class TextFeatures(BaseEstimator, TransformerMixin):
 
         The word block is counted by scikit-learn's ``CountVectorizer`` (each text is segmented
         once); the character block counts its n-grams as integer keys with NumPy
-        (:mod:`reviewnlp.ngrams`), 3-5x faster than ``TfidfVectorizer`` (4,302 gold train texts).
+        (:mod:`reviewnlp.ngrams`), faster than ``TfidfVectorizer`` (``benchmarks/bench_training.py``).
         Each block then sets a ``TfidfVectorizer`` to the fitted state, so :meth:`transform` is
         scikit-learn's. Vocabularies, IDF weights and matrices are those of
         ``TfidfVectorizer.fit_transform`` (``tests/model/test_ngrams.py``) with one deliberate

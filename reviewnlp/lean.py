@@ -70,8 +70,8 @@ class _Block:
         digits of base ``2**21``, token ids digits of base ``2**20``. A block the keys cannot
         hold (n-grams of more than three items, or 2**20 tokens or more) is counted text by text, and
         so is every block when ``vectorize`` is false: for one text, dict lookups beat NumPy's
-        per-call overhead, and the key tables (~0.3 s to build, ~14 MiB) are not needed by a server that
-        scores one review per request.
+        per-call overhead, and the key tables (their build time and memory: ``memory_rss`` in
+        ``python benchmarks/run.py``) are not needed by a server that scores one review per request.
         """
         if not vectorize:
             return self._counts_per_text(texts, token_lists)
@@ -118,8 +118,8 @@ class _Block:
         # A token may hold a space ("2 hours"), so a term "a b c" can be the bigram ("a b", "c") or
         # ("a", "b c") as well as a trigram: every split into min_n..max_n tokens gets a key, and all
         # of them point to the term's column (scikit-learn, too, only sees the joined string).
-        # Token ids are digits of a fixed base, so keys are computed in one pass with no list of
-        # splits kept (that list cost ~20 MB of resident memory for a 40k-term vocabulary).
+        # Token ids are digits of a fixed base, so keys are computed in one pass, without keeping
+        # a list of every split until the number of tokens is known.
         base = _WORD_BASE
         index: dict[str, int] = {}
         setid = index.setdefault

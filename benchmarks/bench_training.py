@@ -1,0 +1,82 @@
+"""Where training time goes, and the two choices made to cut it, on the gold train split (real reviews).
+
+    python benchmarks/bench_training.py [--heads 4]
+
+1. The character block: ``TfidfVectorizer(analyzer="char").fit_transform`` against
+   ``TextFeatures`` with only that block (NumPy keys, same vocabulary apart from ties at the cap).
+2. The heads: ``--heads`` liblinear logistic regressions (default settings of the shipped model,
+   the first head labels of the split) fitted one after the other, in 2 threads, and in 2 joblib
+   worker processes. Threads would be the cheaper choice, so this is the measurement behind the
+   processes in ``MultiHeadLinear(n_jobs=...)``.
+
+Each figure is the best of 2 runs, wall clock (``time.perf_counter``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import gold  # noqa: E402
+
+
+def best_of(fn, runs: int = 2) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--heads", type=int, default=4, help="logistic regressions timed per variant (default 4)")
+    args = ap.parse_args(argv)
+
+    from joblib import Parallel, delayed
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from reviewnlp.features import TextFeatures
+    from reviewnlp.model import label_matrix
+    from reviewnlp.normalize import normalize
+    from reviewnlp.train import DEFAULT_PARAMS
+
+    rows = gold("train")
+    texts = [normalize(r["text"]) for r in rows]
+    cap, min_df = DEFAULT_PARAMS["features__char_max_features"], DEFAULT_PARAMS["features__min_df"]
+    sk = best_of(lambda: TfidfVectorizer(analyzer="char", lowercase=False, ngram_range=(1, 3), max_features=cap,
+                                         min_df=min_df, sublinear_tf=True).fit_transform(texts))
+    ours = best_of(lambda: TextFeatures(word_ngram=0, char_max_features=cap, min_df=min_df,
+                                        lexicon_weight=0).fit_transform(texts))
+    print(f"gold train split: {len(texts):,} real reviews")
+    print(f"char block fit: TfidfVectorizer {sk:.2f} s, TextFeatures {ours:.2f} s -> {sk / ours:.1f}x faster")
+
+    params = {k.split("__", 1)[1]: v for k, v in DEFAULT_PARAMS.items() if k.startswith("features__")}
+    X = TextFeatures(**params).fit_transform(texts)
+    X.sum_duplicates()
+    Y = label_matrix(rows)
+    heads = [Y[:, j].astype(int) for j in range(args.heads)]
+
+    def one(y):
+        LogisticRegression(C=DEFAULT_PARAMS["heads__C"], class_weight="balanced", solver="liblinear",
+                           max_iter=2000).fit(X, y)
+
+    Parallel(n_jobs=2)(delayed(one)(y) for y in heads[:2])  # start the worker processes once
+    seq = best_of(lambda: [one(y) for y in heads])
+    with ThreadPoolExecutor(2) as pool:
+        thr = best_of(lambda: list(pool.map(one, heads)))
+    proc = best_of(lambda: Parallel(n_jobs=2)(delayed(one)(y) for y in heads))
+    print(f"{args.heads} heads over {X.shape[1]:,} features: one after the other {seq:.2f} s, "
+          f"2 threads {thr:.2f} s ({seq / thr:.2f}x), 2 processes {proc:.2f} s ({seq / proc:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
