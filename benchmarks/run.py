@@ -10,8 +10,8 @@ amazon_polarity_sample) and the gold splits in ``datasets/gold``; longer texts a
 concatenating real reviews, large batches by repeating them. Nothing is invented.
 
 Prints a table (figure, peer, ratio = figure / peer, target, PASS/MISS) and writes it as JSON
-(``benchmarks/results/latest.json``; ``quick.json`` with ``--quick``) together with the machine's
-description and load average. What each row means: ``benchmarks/README.md``.
+(``benchmarks/results/latest.json``; ``quick.json`` with ``--quick``, ``full.json`` with ``--full``)
+together with the machine's description and load average. What each row means: ``benchmarks/README.md``.
 """
 from __future__ import annotations
 
@@ -700,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="tiny sizes, < 60 s (figures are not meaningful)")
     g.add_argument("--full", action="store_true", help="also measure the 100k batch (adds ~1.5 min)")
-    ap.add_argument("--json", help="output path (default benchmarks/results/latest.json, quick.json with --quick)")
+    ap.add_argument("--json", help="output path (default benchmarks/results/latest.json; quick.json with --quick, "
+                                         "full.json with --full)")
     ap.add_argument("--only", help="comma-separated subset of: " + ",".join(n for n, _, _ in BENCHES))
     ap.add_argument("--with-service", action="store_true", help="also run bench_service.py for 3 s per scenario")
     ap.add_argument("--with-batch", action="store_true", help="also run bench_batch.py throughput on 2,000 rows")
@@ -708,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full" if args.full else "default"
     only = set(args.only.split(",")) if args.only else None
-    default_name = "quick.json" if args.quick else "latest.json"
+    default_name = {"quick": "quick.json", "full": "full.json"}.get(mode, "latest.json")
     if only:  # a partial run never overwrites the full results
         default_name = "only-" + "-".join(sorted(only)) + ("-quick" if args.quick else "") + ".json"
     out_path = Path(args.json) if args.json else HERE / "results" / default_name

@@ -274,19 +274,35 @@ class LeanScorer:
 
     def predict_one(self, text: str, explain: bool = False, top: int = 5):
         """Probabilities for one normalized text, and optionally the top contributing features per head."""
+        row = self.features_one(text)
+        probs = self.proba_row(row)
+        return probs, (self.contributions(row, top) if explain else None)
+
+    def features_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The feature row of one normalized text as ``(columns, values)``: its non-zero features."""
         _, idx, vals = self.sparse_rows([text], vectorize=False)
-        w = self.coef[idx]
-        d = vals @ w + self.intercept
-        probs = self._proba_from_decision(d)
-        if not explain:
-            return probs, None
+        return idx, vals
+
+    def proba_row(self, row: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The 13 head probabilities of a row from :meth:`features_one`."""
+        idx, vals = row
+        return self._proba_from_decision(vals @ self.coef[idx] + self.intercept)
+
+    def contributions(self, row: tuple[np.ndarray, np.ndarray], top: int = 5) -> dict[str, tuple]:
+        """The ``top`` features pushing each head's probability up: ``{head: ((name, weight), ...)}``.
+
+        A feature's weight is its value times its coefficient, signed so that positive raises the
+        head's probability; the row comes from :meth:`features_one`, so explaining a review does
+        not score it again.
+        """
+        idx, vals = row
+        parts = self.coef[idx] * vals[:, None]
         contrib = {}
-        parts = w * vals[:, None]
         for j, head in enumerate(HEADS):
             col = parts[:, j] * np.sign(-self.calib_a[j])  # positive = pushes the head's probability up
             order = np.argsort(-col)[:top]
             contrib[head] = tuple((self._name(idx[k]), float(col[k])) for k in order if col[k] > 0)
-        return probs, contrib
+        return contrib
 
     def _name(self, j: int) -> str:
         name = self.feature_names[j]
@@ -300,7 +316,7 @@ class LeanScorer:
         """
         texts = list(texts)
         if len(texts) == 1:
-            return self.predict_one(texts[0])[0][None, :]
+            return self.proba_row(self.features_one(texts[0]))[None, :]
         out = np.empty((len(texts), len(self.intercept)))
         for s in range(0, len(texts), _BATCH_CHUNK):
             out[s:s + _BATCH_CHUNK] = self._chunk(texts[s:s + _BATCH_CHUNK])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -246,20 +246,42 @@ class ReviewModel:
         return self._prediction(norm, probs, id, meta, contrib if explain else None, explain)
 
     def classify_many(self, texts: Sequence[str], *, ids: Sequence[str | None] | None = None,
-                      engine: str = "lean", explain: bool = False,
+                      engine: str = "lean", explain: bool | Callable[[Prediction], bool] = False,
                       metas: Sequence[Mapping[str, Any]] | None = None) -> list[Prediction]:
-        """Classify many reviews at once (vectorized); see :meth:`classify`."""
+        """Classify many reviews at once (vectorized); see :meth:`classify`.
+
+        Parameters
+        ----------
+        explain : bool or callable
+            ``True`` explains every review; a function of a :class:`Prediction` explains the
+            reviews for which it returns true (say, those that escalate), from the features
+            already computed: the review is not scored twice.
+        """
         norm = [self._check(t, f"texts[{i}]") for i, t in enumerate(texts)]
         ids = list(ids) if ids is not None else [None] * len(norm)
         metas = list(metas) if metas is not None else [{}] * len(norm)
-        if explain and engine == "lean":
+        if explain is True and engine == "lean":
             out = []
             for n, i, m in zip(norm, ids, metas):
                 p, contrib = self.lean.predict_one(n, explain=True)
                 out.append(self._prediction(n, p, i, m, contrib, True))
             return out
+        if callable(explain) and engine == "lean" and len(norm) == 1:
+            row = self.lean.features_one(norm[0])
+            p = self.lean.proba_row(row)
+            prediction = self._prediction(norm[0], p, ids[0], metas[0], None, False)
+            if explain(prediction):
+                prediction = self._prediction(norm[0], p, ids[0], metas[0], self.lean.contributions(row), True)
+            return [prediction]
         probs = self._proba_normalized(norm, engine)
-        return [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
+        out = [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
+        if callable(explain) and engine == "lean":
+            for k, prediction in enumerate(out):
+                if explain(prediction):
+                    # a batch is scored vectorized; the few reviews explained get their feature row again
+                    contrib = self.lean.contributions(self.lean.features_one(norm[k]))
+                    out[k] = self._prediction(norm[k], probs[k], ids[k], metas[k], contrib, True)
+        return out
 
     def _prediction(self, norm: str, probs: np.ndarray, rid, meta, contrib, explain: bool) -> Prediction:
         causes, severity, sev_p, flags, conf = decide(probs, self.thresholds, strong_hits(norm), negated_only(norm))

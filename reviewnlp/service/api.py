@@ -189,20 +189,15 @@ def _classify_and_route(state, reviews: Sequence[ReviewIn],
                         explain: bool | str) -> tuple[list[Prediction], list[RoutingDecision]]:
     """Classify and route ``reviews``; ``explain="auto"`` explains only the reviews that escalate.
 
-    Explanations cost about a fifth of the classification time, and people read them on
-    escalations: with ``"auto"`` everything is scored without them (a batch in one vectorized
-    pass), then the escalating reviews are scored again with them and routed again.
+    People read explanations on escalations, and they cost about a fifth of the classification
+    time: with ``"auto"`` the model explains a review only when routing escalates it, from the
+    features it has already computed (:meth:`~reviewnlp.model.ReviewModel.classify_many`).
     """
+    if explain == "auto":
+        explain = lambda prediction: route(prediction, state.policy).escalate  # noqa: E731
     predictions = state.model.classify_many([r.text for r in reviews], ids=[r.id for r in reviews],
-                                            metas=[r.meta for r in reviews], explain=explain is True)
-    decisions = [route(p, state.policy) for p in predictions]
-    again = [i for i, decision in enumerate(decisions) if decision.escalate] if explain == "auto" else []
-    if again:
-        explained = state.model.classify_many([reviews[i].text for i in again], ids=[reviews[i].id for i in again],
-                                              metas=[reviews[i].meta for i in again], explain=True)
-        for i, prediction in zip(again, explained, strict=True):
-            predictions[i], decisions[i] = prediction, route(prediction, state.policy)
-    return predictions, decisions
+                                            metas=[r.meta for r in reviews], explain=explain)
+    return predictions, [route(p, state.policy) for p in predictions]
 
 
 def _store_escalations(state, reviews: Sequence[ReviewIn], predictions: Sequence[Prediction],

@@ -52,3 +52,37 @@ def test_batch_and_single_paths_agree_on_any_text(shipped_model, texts):
     batch = shipped_model.lean.predict_proba_many(texts)
     single = np.vstack([shipped_model.lean.predict_one(t)[0] for t in texts])
     np.testing.assert_allclose(batch, single, rtol=0, atol=1e-9)
+
+
+def test_explain_predicate_explains_only_chosen_reviews_without_scoring_twice(shipped_model, monkeypatch):
+    """``explain=<function>`` explains the reviews it picks, exactly as ``explain=True`` would, and a
+    single review's features are computed once (the service explains escalations this way)."""
+    import reviewnlp.lean as lean_module
+
+    texts = real_reviews(60)
+    full = shipped_model.classify_many(texts, explain=True)
+    plain = shipped_model.classify_many(texts)
+    chosen = {i for i, p in enumerate(plain) if p.severity in ("medium", "high", "critical")}
+    assert 0 < len(chosen) < len(texts)
+    ids = [str(i) for i in range(len(texts))]
+    calls = []
+
+    def pick(prediction):
+        calls.append(prediction.review_id)
+        return int(prediction.review_id) in chosen
+
+    for batch in (texts, *([t] for t in texts[:20])):
+        got = shipped_model.classify_many(batch, ids=ids[:len(batch)] if len(batch) > 1 else
+                                          [ids[texts.index(batch[0])]], explain=pick)
+        for p in got:
+            k = int(p.review_id)
+            assert p.to_dict()["severity_scores"] == full[k].to_dict()["severity_scores"]
+            assert p.explanation == (full[k].explanation if k in chosen else plain[k].explanation)
+    assert sorted(calls) == sorted(ids + ids[:20])  # asked once per review
+
+    segments = []
+    real_segment = lean_module.segment
+    monkeypatch.setattr(lean_module, "segment", lambda t: segments.append(t) or real_segment(t))
+    k = min(chosen)
+    shipped_model.classify_many([texts[k]], ids=[str(k)], explain=pick)
+    assert len(segments) == 1  # explained from the row already computed, not scored again
