@@ -38,6 +38,10 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
         Folds of the calibration.
     solver : str
         LogisticRegression solver.
+    dual : {"auto", True, False}
+        liblinear's dual formulation, which reaches the same optimum and is 2-4x faster when a head has
+        more features than rows (scikit-learn's advice); ``"auto"`` picks it then, per head. Models
+        pickled before this parameter existed were fitted with the primal one (``False``).
     random_state : int
     n_jobs : int or None
         Heads fitted at once, in joblib worker processes (threads slow liblinear down here:
@@ -46,18 +50,20 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
     """
 
     def __init__(self, C=4.0, class_weight="balanced", calibration="sigmoid", cv=3, solver="liblinear",
-                 random_state=0, n_jobs=None):
+                 dual="auto", random_state=0, n_jobs=None):
         self.C = C
         self.class_weight = class_weight
         self.calibration = calibration
         self.cv = cv
         self.solver = solver
+        self.dual = dual
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def __setstate__(self, state):
-        # models pickled before ``n_jobs`` existed
+        # models pickled before ``n_jobs`` and ``dual`` existed (the latter were fitted with the primal solver)
         state.setdefault("n_jobs", None)
+        state.setdefault("dual", False)
         super().__setstate__(state)
 
     def fit(self, X, Y, sample_weight=None):
@@ -76,8 +82,10 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
             # canonical CSR up front: workers see X read-only (memory-mapped) and cannot sort it
             X = sp.csr_matrix(X)
             X.sum_duplicates()
+        if self.dual not in ("auto", True, False):
+            raise ValueError(f"dual must be 'auto', True or False, got {self.dual!r}")
         settings = dict(C=self.C, class_weight=self.class_weight, calibration=self.calibration, cv=self.cv,
-                        solver=self.solver, random_state=self.random_state)
+                        solver=self.solver, dual=self.dual, random_state=self.random_state)
         fitted = Parallel(n_jobs=self.n_jobs)(delayed(_fit_head)(X, Y[:, j], sw_all, **settings)
                                               for j in range(self.n_heads_))
         self.head_kind_ = []
@@ -111,7 +119,7 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
-def _fit_head(X, yj, sw_all, *, C, class_weight, calibration, cv, solver, random_state):
+def _fit_head(X, yj, sw_all, *, C, class_weight, calibration, cv, solver, dual, random_state):
     """One head: ``(kind, estimator, coef, intercept, calib_a, calib_b)``."""
     known = ~np.isnan(yj)
     Xj = X if known.all() else X[np.flatnonzero(known)]
@@ -122,7 +130,9 @@ def _fit_head(X, yj, sw_all, *, C, class_weight, calibration, cv, solver, random
     if pos == 0 or neg == 0:
         prior = (pos + 0.5) / (len(y) + 1.0)
         return "prior", None, None, float(np.log(prior / (1 - prior))), -1.0, 0.0
-    lr = LogisticRegression(C=C, class_weight=class_weight, solver=solver,
+    if dual == "auto":
+        dual = solver == "liblinear" and X.shape[1] > len(y)
+    lr = LogisticRegression(C=C, class_weight=class_weight, solver=solver, dual=bool(dual),
                             max_iter=2000, random_state=random_state)
     if calibration and min(pos, neg) >= 2 * cv:
         est = CalibratedClassifierCV(lr, method=calibration, cv=cv, ensemble=False).fit(

@@ -29,6 +29,28 @@ def test_parallel_heads_give_the_same_model(gold_rows):
 def test_model_pickled_before_n_jobs_still_loads(shipped_model):
     heads = shipped_model.pipeline.named_steps["heads"]
     assert heads.get_params()["n_jobs"] is None
+    assert heads.get_params()["dual"] is False  # it was fitted with the primal solver, and says so
+
+
+def test_dual_solver_reaches_the_primal_optimum(gold_rows):
+    """``dual="auto"`` (more features than rows here) picks liblinear's dual solver: same model to ~1e-3."""
+    train = [r for r in gold_rows if r["split"] == "train"][:300]
+    texts = [r["text"] for r in gold_rows if r["split"] == "dev"][:200]
+    params = {"features__word_max_features": 2000, "features__char_max_features": 3000}
+    primal = fit(train, dict(params, heads__dual=False), seed=2)
+    dual = fit(train, dict(params, heads__dual="auto"), seed=2)
+    solvers = {est.calibrated_classifiers_[0].estimator.dual for est in dual.pipeline.named_steps["heads"].estimators_
+               if hasattr(est, "calibrated_classifiers_")}
+    assert solvers == {True}
+    np.testing.assert_allclose(dual.predict_proba(texts), primal.predict_proba(texts), rtol=0, atol=2e-3)
+    assert not np.array_equal(dual.predict_proba(texts), primal.predict_proba(texts))  # it did use another solver
+
+
+def test_invalid_dual_is_refused():
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match="dual must be"):
+        MultiHeadLinear(dual="sometimes").fit(sp.identity(4, format="csr"), np.eye(4)[:, :2])
 
 
 def test_thresholds_refuse_test_split(tiny_model, gold_rows):
