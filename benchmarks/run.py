@@ -517,7 +517,8 @@ def bench_training(s: Suite) -> None:
         "cpu_ratio": round(fit_cpu / seg_cpu, 2) if seg_cpu else None,
         "fit_runs": 1, "segment_runs_s": [round(x[0], 4) for x in seg_runs],
         "train_rows": len(rows), "train_chars": sum(len(r["text"]) for r in rows),
-        "params": "reviewnlp.train.DEFAULT_PARAMS (13 heads, Platt calibration with 3-fold CV), n_jobs=-1",
+        "params": "reviewnlp.train.DEFAULT_PARAMS (13 heads, Platt calibration with 3-fold CV, liblinear's "
+                  "dual solver), heads one after the other (the default)",
     }
     if s.cfg["breakdown"]:
         from reviewnlp.features import TextFeatures
@@ -532,7 +533,7 @@ def bench_training(s: Suite) -> None:
             # what the ratio would be if the 13 heads cost nothing: the feature pass alone
             "ratio_if_heads_were_free": round((nw + fw) / seg_wall, 2) if seg_wall else None,
             "note": "measured separately from the fit() run above; TextFeatures.fit_transform segments every "
-                    "text once; the heads run in joblib worker processes (train.fit n_jobs=-1)",
+                    "text once; the heads are fitted one after the other (train.fit's default)",
         }
     s.add(make_row(
         "training", f"fit() on the gold train split ({len(rows):,} rows) vs segmenting it (s)", fit_wall, seg_wall,

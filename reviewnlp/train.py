@@ -65,11 +65,12 @@ def load_weak(path: str | Path) -> list[dict[str, Any]]:
 
 
 def fit(rows: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None, seed: int = 0,
-        weak: Sequence[Mapping[str, Any]] = (), weak_weight: float = 0.3, n_jobs: int | None = -1) -> ReviewModel:
+        weak: Sequence[Mapping[str, Any]] = (), weak_weight: float = 0.3, n_jobs: int | None = None) -> ReviewModel:
     """Fit the pipeline on gold rows (plus weak complaint rows for the complaint head only).
 
-    Thresholds stay at 0.5 until :func:`tune_thresholds`. ``n_jobs`` heads are fitted at once
-    (threads; ``-1``: every core); the model does not depend on it.
+    Thresholds stay at 0.5 until :func:`tune_thresholds`. ``n_jobs`` heads are fitted at once, in
+    worker processes (``-1``: every core; default: one after the other, which is as fast on 2 cores,
+    see :class:`~reviewnlp.estimators.MultiHeadLinear`); the model does not depend on it.
     """
     p = dict(DEFAULT_PARAMS, **(params or {}))
     p["heads__random_state"] = seed
@@ -141,7 +142,7 @@ def tune_thresholds(model: ReviewModel, dev_rows: Sequence[Mapping[str, Any]],
 def train(data: str | Path, out: str | Path | None = None, *, params: Mapping[str, Any] | None = None,
           seed: int = 0, version: str | None = None, evaluate_test: bool = True,
           weak: str | Path | None = None, weak_weight: float = 0.3,
-          n_jobs: int | None = -1) -> tuple[ReviewModel, dict]:
+          n_jobs: int | None = None) -> tuple[ReviewModel, dict]:
     """Train on ``train``, tune thresholds on ``dev``, measure ``test``; save to ``out`` when given.
 
     Parameters
