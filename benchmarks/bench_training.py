@@ -14,12 +14,16 @@
    train``): the measurement behind fitting the heads one after the other by default. (Threads
    are shown for comparison only: liblinear's dual solver draws from the C library's global random
    state, so heads fitted in concurrent threads are not reproducible.)
+4. ``fit()`` on the train split with the default calibrated heads and with uncalibrated ones
+   (``heads__calibration=None``), against normalizing + segmenting the split, median of 3 each
+   with the per-text caches cleared: how far the training target (2x) is from either.
 
-Each figure is the best of 2 runs, wall clock (``time.perf_counter``).
+Figures 1-3 are the best of 2 runs, wall clock (``time.perf_counter``).
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -101,6 +105,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.heads} calibrated heads (MultiHeadLinear): one after the other {seq_cal:.2f} s, "
           f"2 threads {thr:.2f} s ({seq_cal / thr:.2f}x), 2 processes {warm:.2f} s ({seq_cal / warm:.2f}x) "
           f"when the pool is already running, {cold_s:.2f} s ({seq_cal / cold_s:.2f}x) when the fit starts it")
+
+    # what the training target would need: fit() with and without calibration against segmentation
+    from common import text_caches
+
+    from reviewnlp.segment import segment
+    from reviewnlp.train import fit
+
+    def wall(fn):
+        for cache in text_caches().values():  # every text unseen, as in the suite
+            cache.cache_clear()
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+
+    runs: dict[str, list[float]] = {"segment": [], "calibrated": [], "uncalibrated": []}
+    for _ in range(3):
+        runs["segment"].append(wall(lambda: [segment(normalize(r["text"])) for r in rows]))
+        runs["calibrated"].append(wall(lambda: fit(rows)))
+        runs["uncalibrated"].append(wall(lambda: fit(rows, params={"heads__calibration": None})))
+    seg, cal, uncal = (statistics.median(runs[k]) for k in ("segment", "calibrated", "uncalibrated"))
+    print(f"fit() on the train split, median of 3: default (calibrated heads) {cal:.2f} s = {cal / seg:.2f}x "
+          f"segmentation ({seg:.2f} s); uncalibrated heads {uncal:.2f} s = {uncal / seg:.2f}x")
     return 0
 
 

@@ -45,11 +45,13 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
     random_state : int
     n_jobs : int or None
         Heads fitted at once, in joblib worker processes; ``None`` means 1, ``-1`` every core. The
-        fitted model does not depend on it. Not threads: liblinear's dual solver draws from the C
-        library's global random state, so heads fitted in concurrent threads are not reproducible.
-        With the dual solver a head fits in a fraction of a second, and starting the processes
-        costs more than they save on 2 cores (``python benchmarks/bench_training.py``): training
-        fits the heads one after the other unless asked otherwise.
+        fitted model does not depend on it: the shipping training command gave identical
+        coefficients, and Platt constants equal up to one that differed by 2e-16. Not threads:
+        liblinear's dual solver draws from the C library's global random state, so heads fitted
+        in concurrent threads are not reproducible. With the dual solver a head fits in a fraction
+        of a second, and starting the processes costs more than they save on 2 cores
+        (``python benchmarks/bench_training.py``): training fits the heads one after the other
+        unless asked otherwise.
     """
 
     def __init__(self, C=4.0, class_weight="balanced", calibration="sigmoid", cv=3, solver="liblinear",
