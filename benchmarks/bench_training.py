@@ -14,16 +14,12 @@
    train``): the measurement behind fitting the heads one after the other by default. (Threads
    are shown for comparison only: liblinear's dual solver draws from the C library's global random
    state, so heads fitted in concurrent threads are not reproducible.)
-4. ``fit()`` on the train split with the default calibrated heads and with uncalibrated ones
-   (``heads__calibration=None``), against normalizing + segmenting the split, median of 3 each
-   with the per-text caches cleared: how far the training target (2x) is from either.
 
-Figures 1-3 are the best of 2 runs, wall clock (``time.perf_counter``).
+Each figure is the best of 2 runs, wall clock (``time.perf_counter``).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import gold  # noqa: E402
+from common import gold, wall_and_cpu  # noqa: E402
 
 
 def best_of(fn, runs: int = 2) -> float:
@@ -49,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import parallel_config
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -79,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         return LogisticRegression(C=DEFAULT_PARAMS["heads__C"], class_weight="balanced", solver="liblinear",
                                   dual=dual, max_iter=2000).fit(X, y)
 
-    Parallel(n_jobs=2)(delayed(one)(y) for y in heads[:2])  # start the worker processes once
     primal = best_of(lambda: [one(y, dual=False) for y in heads])
     seq = best_of(lambda: [one(y) for y in heads])
     gap = max(float(np.abs(one(y).decision_function(X) - one(y, dual=False).decision_function(X)).max())
@@ -97,36 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     with parallel_config(backend="loky"):
         warm = best_of(lambda: MultiHeadLinear(n_jobs=2).fit(X, Yk))
 
-        def cold():
-            get_reusable_executor().shutdown(wait=True)  # as in a fresh `reviewnlp train`
-            MultiHeadLinear(n_jobs=2).fit(X, Yk)
-
-        cold_s = best_of(cold)
+        # the pool stopped before each timed fit (not timed), as in a fresh `reviewnlp train`
+        cold_s = min(wall_and_cpu(lambda: MultiHeadLinear(n_jobs=2).fit(X, Yk), collect=False,
+                                  before=lambda: get_reusable_executor().shutdown(wait=True))[0] for _ in range(2))
     print(f"{args.heads} calibrated heads (MultiHeadLinear): one after the other {seq_cal:.2f} s, "
           f"2 threads {thr:.2f} s ({seq_cal / thr:.2f}x), 2 processes {warm:.2f} s ({seq_cal / warm:.2f}x) "
           f"when the pool is already running, {cold_s:.2f} s ({seq_cal / cold_s:.2f}x) when the fit starts it")
-
-    # what the training target would need: fit() with and without calibration against segmentation
-    from common import text_caches
-
-    from reviewnlp.segment import segment
-    from reviewnlp.train import fit
-
-    def wall(fn):
-        for cache in text_caches().values():  # every text unseen, as in the suite
-            cache.cache_clear()
-        t = time.perf_counter()
-        fn()
-        return time.perf_counter() - t
-
-    runs: dict[str, list[float]] = {"segment": [], "calibrated": [], "uncalibrated": []}
-    for _ in range(3):
-        runs["segment"].append(wall(lambda: [segment(normalize(r["text"])) for r in rows]))
-        runs["calibrated"].append(wall(lambda: fit(rows)))
-        runs["uncalibrated"].append(wall(lambda: fit(rows, params={"heads__calibration": None})))
-    seg, cal, uncal = (statistics.median(runs[k]) for k in ("segment", "calibrated", "uncalibrated"))
-    print(f"fit() on the train split, median of 3: default (calibrated heads) {cal:.2f} s = {cal / seg:.2f}x "
-          f"segmentation ({seg:.2f} s); uncalibrated heads {uncal:.2f} s = {uncal / seg:.2f}x")
     return 0
 
 

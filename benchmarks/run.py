@@ -536,12 +536,17 @@ def bench_training(s: Suite) -> None:
         fparams = {k.split("__", 1)[1]: v for k, v in DEFAULT_PARAMS.items() if k.startswith("features__")}
         nw, _, norm = wall_and_cpu(lambda: [normalize(r["text"]) for r in rows], before=s.fresh)
         fw, _, _ = wall_and_cpu(lambda: TextFeatures(**fparams).fit_transform(norm), before=s.fresh)
+        # the same fit with uncalibrated heads (one fit per head instead of four): how far that gets
+        uncal = median([wall_and_cpu(lambda: fit(rows, params={"heads__calibration": None}), before=s.fresh)[0]
+                        for _ in range(s.cfg["fit_runs"])])
         extra["breakdown_s"] = {
             "normalize": round(nw, 3),
             "features_fit_transform": round(fw, 3),
             "heads_and_rest (fit - normalize - features)": round(fit_wall - nw - fw, 3),
             # what the ratio would be if the 13 heads cost nothing: the feature pass alone
             "ratio_if_heads_were_free": round((nw + fw) / seg_wall, 2) if seg_wall else None,
+            "fit_with_uncalibrated_heads_s": round(uncal, 3),
+            "ratio_with_uncalibrated_heads": round(uncal / seg_wall, 2) if seg_wall else None,
             "note": "measured separately from the fit() run above; TextFeatures.fit_transform segments every "
                     "text once; the heads are fitted one after the other (train.fit's default)",
         }

@@ -39,14 +39,14 @@ class MultiHeadLinear(BaseEstimator, ClassifierMixin):
     solver : str
         LogisticRegression solver.
     dual : {"auto", True, False}
-        liblinear's dual formulation, which reaches the same optimum and is 2-4x faster when a head has
-        more features than rows (scikit-learn's advice); ``"auto"`` picks it then, per head. Models
-        pickled before this parameter existed were fitted with the primal one (``False``).
+        liblinear's dual formulation, which reaches the same optimum and is faster when a head has
+        more features than rows (scikit-learn's advice; ``python benchmarks/bench_training.py``
+        times both); ``"auto"`` picks it then, per head. Models pickled before this parameter
+        existed were fitted with the primal one (``False``).
     random_state : int
     n_jobs : int or None
         Heads fitted at once, in joblib worker processes; ``None`` means 1, ``-1`` every core. The
-        fitted model does not depend on it: the shipping training command gave identical
-        coefficients, and Platt constants equal up to one that differed by 2e-16. Not threads:
+        fitted model does not depend on it (``tests/model/test_train.py``). Not threads:
         liblinear's dual solver draws from the C library's global random state, so heads fitted
         in concurrent threads are not reproducible. With the dual solver a head fits in a fraction
         of a second, and starting the processes costs more than they save on 2 cores

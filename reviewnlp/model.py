@@ -260,27 +260,21 @@ class ReviewModel:
         norm = [self._check(t, f"texts[{i}]") for i, t in enumerate(texts)]
         ids = list(ids) if ids is not None else [None] * len(norm)
         metas = list(metas) if metas is not None else [{}] * len(norm)
-        if explain is True and engine == "lean":
-            out = []
-            for n, i, m in zip(norm, ids, metas):
-                p, contrib = self.lean.predict_one(n, explain=True)
-                out.append(self._prediction(n, p, i, m, contrib, True))
-            return out
-        if callable(explain) and engine == "lean" and len(norm) == 1:
-            row = self.lean.features_one(norm[0])
-            p = self.lean.proba_row(row)
-            prediction = self._prediction(norm[0], p, ids[0], metas[0], None, False)
-            if explain(prediction):
-                prediction = self._prediction(norm[0], p, ids[0], metas[0], self.lean.contributions(row), True)
-            return [prediction]
-        probs = self._proba_normalized(norm, engine)
-        out = [self._prediction(n, p, i, m, None, False) for n, p, i, m in zip(norm, probs, ids, metas)]
-        if callable(explain) and engine == "lean":
-            for k, prediction in enumerate(out):
-                if explain(prediction):
-                    # a batch is scored vectorized; the few reviews explained get their feature row again
-                    contrib = self.lean.contributions(self.lean.features_one(norm[k]))
-                    out[k] = self._prediction(norm[k], probs[k], ids[k], metas[k], contrib, True)
+        lean = self.lean if engine == "lean" else None  # only the lean engine explains
+        # one text at a time when every review is explained or there is only one (its feature row is
+        # kept for the explanation); otherwise one vectorized pass, and the few reviews explained get
+        # their feature row again
+        explained_all = lean is not None and explain is True
+        one_by_one = lean is not None and (explained_all or len(norm) == 1)
+        rows = [lean.features_one(n) for n in norm] if one_by_one else None
+        probs = [lean.proba_row(r) for r in rows] if one_by_one else self._proba_normalized(norm, engine)
+        out = []
+        for k, (n, p, i, m) in enumerate(zip(norm, probs, ids, metas)):
+            prediction = None if explained_all else self._prediction(n, p, i, m, None, False)
+            if lean is not None and (explained_all or (callable(explain) and explain(prediction))):
+                row = rows[k] if rows is not None else lean.features_one(n)
+                prediction = self._prediction(n, p, i, m, lean.contributions(row), True)
+            out.append(prediction)
         return out
 
     def _prediction(self, norm: str, probs: np.ndarray, rid, meta, contrib, explain: bool) -> Prediction:

@@ -122,9 +122,9 @@ def mask_personal_data(text: str) -> str:
     'mail [email] or call [phone], order no: [order_no]'
     """
     if "http" in text or "www." in text:
-        text = _URL.sub("[url]", text)
+        text = _apply_masks(text, _MASKS[:1])
     if "@" in text:
-        text = _EMAIL.sub("[email]", text)
+        text = _apply_masks(text, _MASKS[1:2])
     if not _DIGIT.search(text):
         return text
     return _apply_masks(text, _MASKS[2:])

@@ -35,7 +35,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "heads__C": 4.0,
     "heads__class_weight": "balanced",
     "heads__calibration": "sigmoid",
-    "heads__dual": "auto",  # liblinear's dual solver when a head has more features than rows: same optimum, 2-4x faster
+    "heads__dual": "auto",  # liblinear's dual solver when a head has more features than rows: same optimum, faster
 }
 
 
