@@ -24,6 +24,7 @@ import re
 import threading
 from functools import lru_cache
 from importlib import resources
+from math import log
 from pathlib import Path
 
 __all__ = [
@@ -62,6 +63,8 @@ _NUM = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-zA-Z]{2,}")
 _PLACEHOLDER = re.compile(r"\[(?:url|email|id_card|phone|order_no)\]")
+# jieba.re_han_default: a run matching it whole is one block of jieba's accurate-mode cut
+_JIEBA_BLOCK = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
 _OTHER_SCRIPT = re.compile(r"[\u3040-\u30ff\uac00-\ud7af\u0400-\u04ff\u0600-\u06ff\u0e00-\u0e7f]")
 
 _lock = threading.Lock()
@@ -126,8 +129,84 @@ def stopwords() -> frozenset[str]:
     return frozenset(words - NEGATORS_ZH - _EN_NEGATORS - DEGREE_WORDS)
 
 
+def _dag_cut(sentence: str, tok) -> list[str]:
+    """jieba's accurate mode with HMM (``Tokenizer.lcut(sentence)``) for one block of ``re_han_default``.
+
+    The same algorithm as jieba 0.42's ``get_DAG`` + ``calc`` + ``__cut_DAG``, fused into one
+    backward pass without the intermediate DAG dict, generator and tuples: for each start
+    ``idx`` (right to left) the prefix dictionary is walked as in ``get_DAG``, and each word
+    ``sentence[idx:i+1]`` scores ``log(freq) - log(total) + score[i+1]``, computed in the same
+    order as jieba so the floats are identical; ties go to the longer word, as ``max`` over
+    ``(score, x)`` tuples does. Unknown single characters are collected and handed to
+    ``jieba.finalseg`` exactly as jieba does. ``tests/unit/test_segment_exact.py`` checks
+    token-for-token equality with ``get_tokenizer().lcut`` on every review in the corpora.
+
+    >>> _dag_cut("快递太慢了", get_tokenizer()) == get_tokenizer().lcut("快递太慢了")
+    True
+    """
+    freq = tok.FREQ
+    get = freq.get
+    logtotal = log(tok.total)
+    n = len(sentence)
+    score = [0.0] * (n + 1)
+    end = [0] * n
+    for idx in range(n - 1, -1, -1):
+        best = None
+        best_x = idx
+        i = idx
+        frag = sentence[idx]
+        while True:
+            f = get(frag)
+            if f is None:
+                break
+            if f:
+                s = log(f) - logtotal + score[i + 1]
+                if best is None or s >= best:
+                    best = s
+                    best_x = i
+            i += 1
+            if i >= n:
+                break
+            frag = sentence[idx:i + 1]
+        if best is None:
+            best = 0.0 - logtotal + score[idx + 1]
+        score[idx] = best
+        end[idx] = best_x + 1
+    out: list[str] = []
+    x = 0
+    buf = ""
+    while x < n:
+        y = end[x]
+        if y - x == 1:
+            buf += sentence[x]
+        else:
+            if buf:
+                _flush(buf, get, out)
+                buf = ""
+            out.append(sentence[x:y])
+        x = y
+    if buf:
+        _flush(buf, get, out)
+    return out
+
+
+def _flush(buf: str, get, out: list[str]) -> None:
+    if len(buf) == 1:
+        out.append(buf)
+    elif not get(buf):
+        from jieba import finalseg
+
+        out.extend(finalseg.cut(buf))
+    else:
+        out.extend(buf)
+
+
 def _cut_han(run: str) -> list[str]:
-    tokens = get_tokenizer().lcut(run, cut_all=False, HMM=True)
+    tok = get_tokenizer()
+    if _JIEBA_BLOCK.fullmatch(run):
+        tokens = _dag_cut(run, tok)
+    else:  # characters outside jieba's Han block (CJK extension A, compatibility ideographs)
+        tokens = tok.lcut(run, cut_all=False, HMM=True)
     out: list[str] = []
     for tok in tokens:
         if out and _NUM.match(out[-1]) and tok in _UNITS_ZH:
