@@ -255,7 +255,8 @@ class ReviewModel:
         explain : bool or callable
             ``True`` explains every review; a function of a :class:`Prediction` explains the
             reviews for which it returns true (say, those that escalate), from the features
-            already computed: the review is not scored twice.
+            already computed: the review is not scored twice. With the lean engine the function
+            is called once per review, in order, with the prediction without explanation.
         """
         norm = [self._check(t, f"texts[{i}]") for i, t in enumerate(texts)]
         ids = list(ids) if ids is not None else [None] * len(norm)

@@ -193,11 +193,18 @@ def _classify_and_route(state, reviews: Sequence[ReviewIn],
     time: with ``"auto"`` the model explains a review only when routing escalates it, from the
     features it has already computed (:meth:`~reviewnlp.model.ReviewModel.classify_many`).
     """
-    if explain == "auto":
-        explain = lambda prediction: route(prediction, state.policy).escalate  # noqa: E731
+    decisions: list[RoutingDecision] = []
+    if explain == "auto":  # route each review once: the decision that chose to explain it is kept
+
+        def explain(prediction: Prediction) -> bool:
+            decisions.append(route(prediction, state.policy))
+            return decisions[-1].escalate
+
     predictions = state.model.classify_many([r.text for r in reviews], ids=[r.id for r in reviews],
                                             metas=[r.meta for r in reviews], explain=explain)
-    return predictions, [route(p, state.policy) for p in predictions]
+    if len(decisions) != len(predictions):
+        decisions = [route(p, state.policy) for p in predictions]
+    return predictions, decisions
 
 
 def _store_escalations(state, reviews: Sequence[ReviewIn], predictions: Sequence[Prediction],

@@ -150,15 +150,18 @@ class Metrics:
 
     def observe_predictions(self, predictions: Sequence[Prediction], decisions: Sequence[RoutingDecision]) -> None:
         """Count the labels of classified reviews and where they were routed."""
-        self.inc("reviewnlp_reviews_classified_total", value=len(predictions))
+        keys = [("reviewnlp_reviews_classified_total", ())] * len(predictions)
         for prediction, decision in zip(predictions, decisions, strict=True):
-            for cause in prediction.causes:
-                self.inc("reviewnlp_predicted_cause_total", {"cause": cause})
-            self.inc("reviewnlp_predicted_severity_total", {"severity": prediction.severity})
-            for flag in prediction.flags:
-                self.inc("reviewnlp_predicted_flag_total", {"flag": flag})
-            self.inc("reviewnlp_routing_decisions_total",
-                     {"queue": decision.queue or "none", "escalate": str(decision.escalate).lower()})
+            keys += [("reviewnlp_predicted_cause_total", (("cause", c),)) for c in prediction.causes]
+            keys.append(("reviewnlp_predicted_severity_total", (("severity", prediction.severity),)))
+            keys += [("reviewnlp_predicted_flag_total", (("flag", f),)) for f in prediction.flags]
+            keys.append(("reviewnlp_routing_decisions_total",  # labels in sorted order, as _labels() makes them
+                         (("escalate", str(decision.escalate).lower()), ("queue", decision.queue or "none"))))
+        with self._lock:  # one lock for the whole request
+            counters = self._counters
+            for key in keys:
+                counters[key] = counters.get(key, 0.0) + 1
+            self._dirty = True
 
     def observe_escalation(self, queue: str, created: bool) -> None:
         """Count one escalation written to the store."""

@@ -92,6 +92,27 @@ def test_metrics_count_requests_labels_and_escalations(client, escalating_text, 
     assert "# TYPE reviewnlp_http_request_duration_seconds histogram" in text
 
 
+def test_observe_predictions_counts_what_inc_would(shipped_model):
+    from reviewnlp.routing import load_policy, route
+
+    texts = ["外卖送了3个小时，汤全洒了，客服还挂我电话", "Great shoes, fast shipping", "充电器漏电把手烫伤了，我要投诉到消协"]
+    predictions = shipped_model.classify_many(texts)
+    decisions = [route(p, load_policy()) for p in predictions]
+    batched, one_by_one = Metrics(), Metrics()
+    batched.observe_predictions(predictions, decisions)
+    one_by_one.inc("reviewnlp_reviews_classified_total", value=len(predictions))
+    for p, d in zip(predictions, decisions):
+        for c in p.causes:
+            one_by_one.inc("reviewnlp_predicted_cause_total", {"cause": c})
+        one_by_one.inc("reviewnlp_predicted_severity_total", {"severity": p.severity})
+        for f in p.flags:
+            one_by_one.inc("reviewnlp_predicted_flag_total", {"flag": f})
+        one_by_one.inc("reviewnlp_routing_decisions_total",
+                       {"queue": d.queue or "none", "escalate": str(d.escalate).lower()})
+    assert batched.render() == one_by_one.render()
+    assert "reviewnlp_reviews_classified_total 3" in batched.render()
+
+
 def test_metrics_are_summed_over_worker_processes(tmp_path):
     first, second = Metrics(tmp_path), Metrics(tmp_path)
     first.observe_request("/classify", "POST", 200, 0.004)
