@@ -92,12 +92,12 @@ def test_metrics_count_requests_labels_and_escalations(client, escalating_text, 
     assert "# TYPE reviewnlp_http_request_duration_seconds histogram" in text
 
 
-def test_observe_predictions_counts_what_inc_would(shipped_model):
-    from reviewnlp.routing import load_policy, route
+def test_observe_predictions_counts_what_inc_would(state, escalating_text, calm_text):
+    from reviewnlp.routing import route
 
-    texts = ["外卖送了3个小时，汤全洒了，客服还挂我电话", "Great shoes, fast shipping", "充电器漏电把手烫伤了，我要投诉到消协"]
-    predictions = shipped_model.classify_many(texts)
-    decisions = [route(p, load_policy()) for p in predictions]
+    texts = [escalating_text, calm_text, escalating_text]
+    predictions = state.model.classify_many(texts)
+    decisions = [route(p, state.policy) for p in predictions]
     batched, one_by_one = Metrics(), Metrics()
     batched.observe_predictions(predictions, decisions)
     one_by_one.inc("reviewnlp_reviews_classified_total", value=len(predictions))

@@ -52,6 +52,22 @@ def test_same_tokens_as_jieba_on_real_reviews():
     assert diffs == []
 
 
+@pytest.mark.slow
+def test_same_tokens_as_jieba_on_every_han_run_of_the_corpora():
+    """Every distinct Han run in every line of every CSV corpus (about 400k runs, ~40 s)."""
+    tok = get_tokenizer()
+    runs = set()
+    for path in sorted(CORPORA.glob("*/*.csv")):
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            for line in fh:
+                for m in _TOKEN.finditer(normalize(line[:20000])):
+                    if m.lastgroup == "han" and _JIEBA_BLOCK.fullmatch(m.group()):
+                        runs.add(m.group())
+    assert len(runs) > 300_000
+    diffs = [r for r in runs if _dag_cut(r, tok) != tok.lcut(r)]
+    assert diffs == []
+
+
 _COMMON = "的一是了我不在人们有来他这上着个地到大时为说国快递太慢质量好差服务态度客服退货包装破损送餐外卖凉骑手商家" \
           "假冒伪劣投诉举报过敏中毒漏电爆炸123.0"
 
