@@ -205,8 +205,9 @@ def _hmm_cut(buf: str) -> tuple[str, ...]:
 
     Its result depends on ``buf`` alone (jieba's fixed HMM tables), and the same runs recur
     across reviews: in 37,000 reviews of waimai_10k and online_shopping_10_cats, 57 % of the
-    calls repeat an earlier run (``很好``, ``买的``, ``也很``...). The benchmarks clear this
-    cache before each timed call.
+    calls repeat an earlier run (``很好``, ``买的``, ``也很``...); with this bounded cache, 47 %
+    of the calls hit on the 74,240 texts of ``benchmarks/bench_service.py``. A full cache holds
+    about 3.6 MB (tracemalloc). The benchmarks clear it before each timed call.
     """
     from jieba import finalseg
 
