@@ -139,7 +139,7 @@ def _dag_cut(sentence: str, tok) -> list[str]:
     order as jieba so the floats are identical; ties go to the longer word, as ``max`` over
     ``(score, x)`` tuples does. Unknown single characters are collected and handed to
     ``jieba.finalseg`` exactly as jieba does. ``tests/unit/test_segment_exact.py`` checks
-    token-for-token equality with ``get_tokenizer().lcut`` on every review in the corpora.
+    token-for-token equality with ``get_tokenizer().lcut`` on every Han run of the CSV corpora.
 
     >>> _dag_cut("快递太慢了", get_tokenizer()) == get_tokenizer().lcut("快递太慢了")
     True
@@ -215,11 +215,11 @@ def _hmm_cut(buf: str) -> tuple[str, ...]:
 
 
 def _cut_han(run: str) -> list[str]:
-    tok = get_tokenizer()
+    tokenizer = get_tokenizer()
     if _JIEBA_BLOCK.fullmatch(run):
-        tokens = _dag_cut(run, tok)
-    else:  # characters outside jieba's Han block (CJK extension A, compatibility ideographs)
-        tokens = tok.lcut(run, cut_all=False, HMM=True)
+        tokens = _dag_cut(run, tokenizer)
+    else:  # characters outside jieba's block (CJK extension A, U+9FD6..9FFF, compatibility ideographs)
+        tokens = tokenizer.lcut(run, cut_all=False, HMM=True)
     out: list[str] = []
     for tok in tokens:
         if out and _NUM.match(out[-1]) and tok in _UNITS_ZH:
