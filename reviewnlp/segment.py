@@ -63,12 +63,12 @@ _NUM = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _HAN_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-zA-Z]{2,}")
 _PLACEHOLDER = re.compile(r"\[(?:url|email|id_card|phone|order_no)\]")
-# jieba.re_han_default: a run matching it whole is one block of jieba's accurate-mode cut
-_JIEBA_BLOCK = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
 _OTHER_SCRIPT = re.compile(r"[\u3040-\u30ff\uac00-\ud7af\u0400-\u04ff\u0600-\u06ff\u0e00-\u0e7f]")
 
 _lock = threading.Lock()
 _tokenizer = None
+# jieba.re_han_default, set with the tokenizer: importing jieba takes ~0.2 s (python -X importtime -c "import jieba")
+_jieba_block = None
 
 
 def _resource(name: str) -> Path:
@@ -99,7 +99,7 @@ def get_tokenizer():
     (``$REVIEWNLP_CACHE_DIR`` or ``~/.cache/reviewnlp``), so later cold starts read it back
     instead of rebuilding it; the project user dictionary is then added on top.
     """
-    global _tokenizer
+    global _tokenizer, _jieba_block
     if _tokenizer is not None:
         return _tokenizer
     with _lock:
@@ -112,6 +112,7 @@ def get_tokenizer():
             tok.initialize()
             tok.load_userdict(str(_resource("userdict.txt")))
             logger.debug("jieba tokenizer ready (cache in %s)", tok.tmp_dir)
+            _jieba_block = jieba.re_han_default
             _tokenizer = tok
     return _tokenizer
 
@@ -204,10 +205,9 @@ def _hmm_cut(buf: str) -> tuple[str, ...]:
     """``jieba.finalseg.cut(buf)`` (the HMM for runs of unknown single characters), memoized.
 
     Its result depends on ``buf`` alone (jieba's fixed HMM tables), and the same runs recur
-    across reviews: in 37,000 reviews of waimai_10k and online_shopping_10_cats, 57 % of the
-    calls repeat an earlier run (``很好``, ``买的``, ``也很``...); with this bounded cache, 47 %
-    of the calls hit on the 74,240 texts of ``benchmarks/bench_service.py``. A full cache holds
-    about 3.6 MB (tracemalloc). The benchmarks clear it before each timed call.
+    across reviews (``很好``, ``买的``, ``也很``...): ``python benchmarks/bench_text.py --only
+    segmenter`` reports how often, the hit rate of this bounded cache and its size. The
+    benchmarks clear it before each timed call.
     """
     from jieba import finalseg
 
@@ -216,7 +216,7 @@ def _hmm_cut(buf: str) -> tuple[str, ...]:
 
 def _cut_han(run: str) -> list[str]:
     tokenizer = get_tokenizer()
-    if _JIEBA_BLOCK.fullmatch(run):
+    if _jieba_block.fullmatch(run):  # one block of jieba's own cut()
         tokens = _dag_cut(run, tokenizer)
     else:  # characters outside jieba's block (CJK extension A, U+9FD6..9FFF, compatibility ideographs)
         tokens = tokenizer.lcut(run, cut_all=False, HMM=True)

@@ -123,9 +123,12 @@ class Metrics:
         """Add ``value`` to counter ``name`` with ``labels``."""
         if _FAMILIES.get(name, ("",))[0] != "counter":
             raise KeyError(f"unknown counter {name!r}")
-        key = (name, _labels(labels))
-        with self._lock:
-            self._counters[key] = self._counters.get(key, 0.0) + value
+        self._add([(name, _labels(labels))], value)
+
+    def _add(self, keys: Sequence[tuple[str, Labels]], value: float = 1) -> None:
+        with self._lock:  # one lock for all the keys of a request
+            for key in keys:
+                self._counters[key] = self._counters.get(key, 0.0) + value
             self._dirty = True
 
     def observe(self, name: str, value: float, labels: Mapping[str, Any] | None = None) -> None:
@@ -150,18 +153,15 @@ class Metrics:
 
     def observe_predictions(self, predictions: Sequence[Prediction], decisions: Sequence[RoutingDecision]) -> None:
         """Count the labels of classified reviews and where they were routed."""
-        keys = [("reviewnlp_reviews_classified_total", ())] * len(predictions)
+        keys: list[tuple[str, Labels]] = []
         for prediction, decision in zip(predictions, decisions, strict=True):
-            keys += [("reviewnlp_predicted_cause_total", (("cause", c),)) for c in prediction.causes]
-            keys.append(("reviewnlp_predicted_severity_total", (("severity", prediction.severity),)))
-            keys += [("reviewnlp_predicted_flag_total", (("flag", f),)) for f in prediction.flags]
-            keys.append(("reviewnlp_routing_decisions_total",  # labels in sorted order, as _labels() makes them
-                         (("escalate", str(decision.escalate).lower()), ("queue", decision.queue or "none"))))
-        with self._lock:  # one lock for the whole request
-            counters = self._counters
-            for key in keys:
-                counters[key] = counters.get(key, 0.0) + 1
-            self._dirty = True
+            keys.append(("reviewnlp_reviews_classified_total", ()))
+            keys += [("reviewnlp_predicted_cause_total", _labels({"cause": c})) for c in prediction.causes]
+            keys.append(("reviewnlp_predicted_severity_total", _labels({"severity": prediction.severity})))
+            keys += [("reviewnlp_predicted_flag_total", _labels({"flag": f})) for f in prediction.flags]
+            keys.append(("reviewnlp_routing_decisions_total",
+                         _labels({"queue": decision.queue or "none", "escalate": str(decision.escalate).lower()})))
+        self._add(keys)
 
     def observe_escalation(self, queue: str, created: bool) -> None:
         """Count one escalation written to the store."""
